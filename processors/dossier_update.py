@@ -1,0 +1,75 @@
+"""Applying new events to one dossier: the pure step the stream repeats.
+
+The stored state of a dossier is its event set and the contribution (cells) it
+last applied to the counters. Adding events recomputes the facts from the whole
+set and yields the *change* in contribution, which is what the stream adds to
+the counters. Re-applying events already in the set changes nothing, so a
+replayed message is harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import orjson
+
+from processors.events import Event, trusted_event
+from processors.facts import DossierFacts, dossier_facts
+from processors.measures import Cell, contribution, contribution_delta
+
+
+@dataclass(frozen=True, slots=True)
+class DossierState:
+    events: dict[str, Event] = field(default_factory=dict)  # by event_id
+    cells: tuple[Cell, ...] = ()
+
+    @property
+    def version(self) -> int:
+        """The number of events: grows with every change, so it doubles as the
+        compare-and-set token of the stored state."""
+        return len(self.events)
+
+    def dumps(self) -> bytes:
+        return orjson.dumps({"e": [e.data for e in self.events.values()], "c": self.cells})
+
+    @classmethod
+    def loads(cls, blob: bytes | str | None) -> DossierState:
+        if not blob:
+            return cls()
+        doc = orjson.loads(blob)
+        events = {data["event_id"]: trusted_event(data) for data in doc["e"]}
+        return cls(events, tuple(tuple(c) for c in doc["c"]))  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class DossierUpdate:
+    state: DossierState
+    added: tuple[Event, ...]   # events new to the set, in arrival order
+    duplicates: int            # events whose id was already known
+    delta: dict[Cell, int]
+    facts: DossierFacts | None  # None when nothing was added
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added)
+
+
+def apply_events(dossier_id: str, state: DossierState, new: Iterable[Event]) -> DossierUpdate:
+    events = dict(state.events)
+    added: list[Event] = []
+    duplicates = 0
+    for e in new:
+        if e.event_id in events:
+            duplicates += 1
+            continue
+        events[e.event_id] = e
+        added.append(e)
+    if not added:
+        return DossierUpdate(state, (), duplicates, {}, None)
+    facts = dossier_facts(dossier_id, events.values())
+    cells = tuple(sorted(contribution(facts)))
+    return DossierUpdate(
+        DossierState(events, cells), tuple(added), duplicates,
+        contribution_delta(state.cells, cells), facts,
+    )

@@ -1,0 +1,168 @@
+"""The dossier event: validation against the contract and a typed, immutable form.
+
+The contract's JSON Schema (``schema/dossier-event.schema.json``, a copy of
+``shared/spec``) is compiled once by fastjsonschema; on top of it we check what a
+schema cannot: that every date-time is a real instant (the schema only has a
+pattern). Every failure maps to a short, bounded *reason code* (a metric label)
+plus a human-readable detail (the dead-letter message).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import fastjsonschema
+import orjson
+
+EVENT_TYPES = (
+    "received", "assigned", "supplement_requested", "supplement_received", "paused",
+    "resumed", "due_changed", "paid", "resolved", "returned", "withdrawn", "rejected",
+    "rated", "synced", "apology_issued",
+)
+END_TYPES = frozenset({"resolved", "withdrawn", "rejected"})
+
+# The bounded set of reasons an event can be invalid for (label of
+# dvc_events_invalid_total): a reason per failure *kind*, never per value.
+INVALID_REASONS = (
+    "not_utf8", "not_json", "not_object", "missing_field", "wrong_type",
+    "unknown_type", "bad_value", "bad_length", "bad_datetime",
+)
+
+# Fields the project keeps; anything else is allowed by the contract and ignored.
+_KEPT_FIELDS = (
+    "event_id", "dossier_id", "type", "occurred_at", "unit_id", "source",
+    "procedure_id", "channel", "online_service", "due_at", "fee_required", "digitized",
+    "officer_id", "reason", "method", "amount_vnd", "result_electronic", "rating",
+)
+_INSTANT_FIELDS = ("occurred_at", "due_at")
+
+_SCHEMA = json.loads(
+    resources.files("processors").joinpath("schema/dossier-event.schema.json").read_text("utf-8")
+)
+_validate = fastjsonschema.compile(_SCHEMA)
+
+_RULE_REASONS = {
+    "required": "missing_field",
+    "type": "wrong_type",
+    "enum": "bad_value",
+    "const": "bad_value",
+    "minimum": "bad_value",
+    "pattern": "bad_datetime",  # the only patterns in the schema are the instants
+    "minLength": "bad_length",
+    "maxLength": "bad_length",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidEvent:
+    """Why a message is not an accepted event."""
+
+    reason: str  # one of INVALID_REASONS
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One accepted dossier event. ``data`` holds the kept JSON fields verbatim,
+    which is also the form stored and replayed; instants are parsed once here."""
+
+    event_id: str
+    dossier_id: str
+    type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+    due_at: datetime | None = None
+
+    def get(self, field: str, default: Any = None) -> Any:
+        return self.data.get(field, default)
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        """kpis.md §1: events are ordered by (occurred_at instant, event_id)."""
+        return (self.occurred_at, self.event_id)
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 instant with offset; raises ValueError otherwise."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"date-time without offset: {text!r}")
+    return value
+
+
+def event_from_dict(obj: Any) -> Event | InvalidEvent:
+    """Validate one decoded JSON value against the contract."""
+    if not isinstance(obj, dict):
+        return InvalidEvent("not_object", f"expected a JSON object, got {type(obj).__name__}")
+    try:
+        _validate(obj)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        reason = _RULE_REASONS.get(exc.rule or "", "bad_value")
+        if exc.rule == "enum" and exc.path == ["data", "type"]:
+            reason = "unknown_type"
+        return InvalidEvent(reason, exc.message)
+    instants: dict[str, datetime] = {}
+    for field in _INSTANT_FIELDS:
+        text = obj.get(field)
+        if text is None:
+            continue
+        try:
+            instants[field] = parse_instant(text)
+        except ValueError as exc:
+            return InvalidEvent("bad_datetime", f"data.{field}: {exc}")
+    data = {k: obj[k] for k in _KEPT_FIELDS if k in obj}
+    return Event(
+        event_id=obj["event_id"],
+        dossier_id=obj["dossier_id"],
+        type=obj["type"],
+        occurred_at=instants["occurred_at"],
+        data=data,
+        due_at=instants.get("due_at"),
+    )
+
+
+def trusted_event(data: dict[str, Any]) -> Event:
+    """Rebuild an event that was validated before it was stored (no schema pass)."""
+    due = data.get("due_at")
+    return Event(
+        event_id=data["event_id"],
+        dossier_id=data["dossier_id"],
+        type=data["type"],
+        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        data=data,
+        due_at=datetime.fromisoformat(due) if due is not None else None,
+    )
+
+
+def decode_event(raw: bytes | str | None) -> Event | InvalidEvent:
+    """Validate one raw message value (bytes from Kafka, a line of a file)."""
+    if raw is None:
+        return InvalidEvent("not_json", "empty message value")
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return InvalidEvent("not_utf8", f"value is not UTF-8: {exc}")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return InvalidEvent("not_json", f"value is not JSON: {exc}")
+    return event_from_dict(obj)
+
+
+def raw_text(raw: bytes | str | None) -> str:
+    """The original value as text for the dead-letter record (never raises)."""
+    if raw is None:
+        return ""
+    if isinstance(raw, str):
+        return raw
+    return bytes(raw).decode("utf-8", errors="replace")
+
+
+def event_to_json(event: Event) -> bytes:
+    """The canonical stored form: the kept fields only, compact."""
+    return orjson.dumps(event.data)

@@ -1,0 +1,25 @@
+"""Local dates: every date in the contract is a calendar date in Asia/Ho_Chi_Minh."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+# Vietnam has kept UTC+07:00 without daylight saving since 1975; a fixed offset
+# makes the hot path (one conversion per dated measure) cheaper than zoneinfo.
+_LOCAL_OFFSET = timezone(timedelta(hours=7))
+
+
+def local_date(at: datetime) -> date:
+    return at.astimezone(_LOCAL_OFFSET).date()
+
+
+def local_midnight(d: date) -> datetime:
+    """The instant a local date starts."""
+    return datetime.combine(d, time(0), tzinfo=_LOCAL_OFFSET)
+
+
+def iso_instant(at: datetime) -> str:
+    """RFC 3339 in local time, seconds precision unless sub-second is present."""
+    return at.astimezone(_LOCAL_OFFSET).isoformat()

@@ -1,0 +1,41 @@
+"""The Faust application: one consumer group reading the dossier events.
+
+State lives in Redis, not in Faust tables, so the app has no changelog topics to
+recover (and so no dependence on the broker's end offsets at start-up).
+"""
+
+from __future__ import annotations
+
+import faust
+
+from chiso.settings import Settings
+
+
+def kafka_url(bootstrap: str) -> str:
+    """Faust wants ``kafka://host:port[;host:port]``; settings hold plain bootstrap servers."""
+    servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
+    return ";".join(s if "://" in s else f"kafka://{s}" for s in servers)
+
+
+def create_app(settings: Settings) -> faust.App:
+    if not settings.kafka:
+        raise RuntimeError("CHISO_KAFKA is not set (chiso up sets it for the embedded broker)")
+    datadir = settings.state_dir / "faust"
+    datadir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        settings.group_id,
+        broker=kafka_url(settings.kafka),
+        # Values stay raw bytes: validation is ours (processors.events), so a
+        # poison message becomes a dead letter instead of a decode error in Faust.
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        web_enabled=False,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 5),
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        store="memory://",
+        datadir=str(datadir),
+    )

@@ -1,0 +1,45 @@
+"""Topic declarations, and creation of the topics before any worker starts."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from chiso.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Create the input, dead-letter and alert topics if missing (idempotent).
+
+    Retries until the broker answers: the embedded broker may still be starting.
+    """
+    wanted = [
+        NewTopic(settings.events_topic, settings.partitions, 1),
+        NewTopic(settings.dlq_topic, settings.partitions, 1),
+        NewTopic(settings.alerts_topic, settings.partitions, 1),
+    ]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=settings.kafka, client_id="chiso-admin")
+            try:
+                existing = set(admin.list_topics())
+                missing = [t for t in wanted if t.name not in existing]
+                if missing:
+                    try:
+                        admin.create_topics(missing)
+                    except TopicAlreadyExistsError:
+                        pass
+                return
+            finally:
+                admin.close()
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.info("waiting for Kafka at %s: %s", settings.kafka, exc)
+            time.sleep(0.5)
