@@ -77,6 +77,8 @@ def buckets(start: date, end: date, years: Iterable[int]) -> list[str]:
     restricted to ``years``, the years that hold any data (so that ``all`` and
     prefix sums cost a handful of buckets)."""
     out: list[str] = []
+    if start > end:
+        return out
     for year in sorted(y for y in set(years) if start.year <= y <= end.year):
         out.extend(_within_year(max(start, date(year, 1, 1)), min(end, date(year, 12, 31))))
     return out

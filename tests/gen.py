@@ -1,0 +1,99 @@
+"""Random dossier histories for tests: messy on purpose (events before their
+reception, ties in time, several receptions, moves after the due, pauses past
+the due, T before R, mixed offsets), all within the contract."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+UNITS = ("dng-sxd", "dng-stp", "dng-p-hai-chau", "dng-x-hoa-vang", "unknown-unit")
+TYPES = (
+    "assigned", "supplement_requested", "supplement_received", "paused", "resumed",
+    "due_changed", "paid", "resolved", "returned", "withdrawn", "rejected", "rated",
+    "synced", "apology_issued", "received",
+)
+ZONES = (timezone(timedelta(hours=7)), timezone.utc, timezone(timedelta(hours=-5)))
+BASE = datetime(2024, 3, 14, 8, 0, tzinfo=timezone(timedelta(hours=7)))
+
+
+def _at(rng: random.Random, t: datetime) -> str:
+    return t.astimezone(rng.choice(ZONES)).isoformat()
+
+
+def dossier_events(rng: random.Random, dossier_id: str, max_extra: int = 8) -> list[dict]:
+    t0 = BASE + timedelta(hours=rng.randrange(0, 6 * 24))
+    evs: list[dict] = []
+    n = 0
+
+    def ev(kind: str, at: datetime, **extra) -> dict:
+        nonlocal n
+        n += 1
+        e = {"event_id": f"{dossier_id}-{n}", "dossier_id": dossier_id, "type": kind,
+             "occurred_at": _at(rng, at), "source": "test"}
+        e.update(extra)
+        return e
+
+    def received(at: datetime) -> dict:
+        return ev("received", at, unit_id=rng.choice(UNITS), procedure_id=rng.choice(("1.009994", "2.000488")),
+                  channel=rng.choice(("online", "direct", "postal")),
+                  online_service=rng.choice(("full", "partial", "none")),
+                  due_at=_at(rng, at + timedelta(hours=rng.choice((4, 20, 30, 50, 80)))),
+                  **({"fee_required": rng.random() < 0.5} if rng.random() < 0.8 else {}),
+                  **({"digitized": rng.random() < 0.6} if rng.random() < 0.8 else {}),
+                  **({"officer_id": "o-r"} if rng.random() < 0.3 else {}))
+
+    if rng.random() < 0.92:
+        evs.append(received(t0))
+    for _ in range(rng.randrange(0, max_extra + 1)):
+        kind = rng.choice(TYPES)
+        # mostly after reception, sometimes before; sometimes exactly tied
+        dues = [e["due_at"] for e in evs if "due_at" in e]
+        if rng.random() < 0.1 and evs:
+            at = datetime.fromisoformat(rng.choice(evs)["occurred_at"])
+        elif rng.random() < 0.2 and dues:  # exactly at a deadline: the boundary cases
+            at = datetime.fromisoformat(rng.choice(dues))
+        else:
+            at = t0 + timedelta(hours=rng.randrange(-12, 5 * 24))
+        extra: dict = {}
+        if kind == "received":
+            evs.append(received(at))
+            continue
+        if kind == "assigned":
+            extra["officer_id"] = rng.choice(("o-1", "o-2"))
+        elif kind in ("supplement_received", "resumed") and rng.random() < 0.4:
+            extra["due_at"] = _at(rng, at + timedelta(hours=rng.choice((-3, 5, 30))))
+        elif kind == "due_changed":
+            extra["due_at"] = _at(rng, at + timedelta(hours=rng.choice((-2, 6, 40))))
+        elif kind == "paid":
+            extra["method"] = rng.choice(("online", "offline"))
+            extra["amount_vnd"] = rng.choice((0, 50000))
+        elif kind == "resolved" and rng.random() < 0.7:
+            extra["result_electronic"] = rng.random() < 0.5
+        elif kind == "rated":
+            extra["rating"] = rng.choice(("very_satisfied", "satisfied", "dissatisfied"))
+        elif kind == "rejected" and rng.random() < 0.5:
+            extra["reason"] = "thiếu giấy tờ"
+        evs.append(ev(kind, at, **extra))
+    return evs
+
+
+def history(seed: int, dossiers: int, max_extra: int = 8) -> list[dict]:
+    rng = random.Random(seed)
+    out: list[dict] = []
+    for i in range(dossiers):
+        out.extend(dossier_events(rng, f"D{seed}-{i:05d}", max_extra))
+    return out
+
+
+INVALID_SAMPLES: dict[str, bytes] = {
+    "not_utf8": b"\xff\xfe{\"event_id\": 1}",
+    "not_json": b"{not json",
+    "not_object": b"[1, 2, 3]",
+    "missing_field": b'{"event_id":"bad-1","dossier_id":"X","type":"received","occurred_at":"2024-03-15T08:00:00+07:00"}',
+    "wrong_type": b'{"event_id":"bad-2","dossier_id":"X","type":"paid","occurred_at":"2024-03-15T08:00:00+07:00","method":"online","amount_vnd":"10"}',
+    "unknown_type": b'{"event_id":"bad-3","dossier_id":"X","type":"teleported","occurred_at":"2024-03-15T08:00:00+07:00"}',
+    "bad_value": b'{"event_id":"bad-4","dossier_id":"X","type":"rated","occurred_at":"2024-03-15T08:00:00+07:00","rating":"meh"}',
+    "bad_length": b'{"event_id":"","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00+07:00"}',
+    "bad_datetime": b'{"event_id":"bad-6","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00"}',
+}
