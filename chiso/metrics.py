@@ -1,0 +1,134 @@
+"""Prometheus exporter: a collector that reads Redis at scrape time.
+
+No module-level metric objects: ``build_registry`` makes a fresh registry with
+one ``ChisoCollector``, so tests get their own and a scrape always shows what
+Redis holds now. A unit's series cover its whole subtree (the default scope of
+the API); null ratios, points and scores are left out rather than exported as NaN.
+
+Example output::
+
+    dvc_index_score{unit="dng",window="30d"} 83.4
+    dvc_kpi_ratio{kpi="on_time",unit="dng-sxd",window="7d"} 0.96
+    dvc_unit_info{level="commune",name="Phường Hải Châu",parent="dng",unit="dng-p-hai-chau"} 1
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Callable, Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from chiso.queries import Queries
+from processors.index import index
+from processors.measures import MEASURES
+from processors.timeutil import local_date
+from processors.windows import named_window
+
+
+class ChisoCollector(Collector):
+    def __init__(
+        self, queries: Queries, windows: list[str], now: Callable[[], datetime],
+        lag: Callable[[], dict[int, int] | None] = lambda: None,
+        extra: Callable[[], Iterator] = lambda: iter(()),
+    ) -> None:
+        self.queries = queries
+        self.windows = windows
+        self.now = now
+        self.lag = lag
+        self.extra = extra
+        self._errors = 0
+
+    def collect(self) -> Iterator:
+        started = time.perf_counter()
+        try:
+            yield from self._collect()
+            yield from self.extra()
+        except Exception:  # a scrape must answer; the error is itself a metric
+            self._errors += 1
+        errors = CounterMetricFamily("dvc_scrape_errors", "Scrapes that failed to read Redis")
+        errors.add_metric([], self._errors)
+        yield errors
+        duration = GaugeMetricFamily("dvc_scrape_duration_seconds", "Time spent reading Redis for this scrape")
+        duration.add_metric([], time.perf_counter() - started)
+        yield duration
+
+    def _collect(self) -> Iterator:
+        q = self.queries
+        store = q.store
+        catalogue = q.catalogue()
+        units = catalogue.all()
+
+        info = GaugeMetricFamily("dvc_unit_info", "Unit names and tree (always 1)", labels=["unit", "name", "parent", "level"])
+        for u in units:
+            info.add_metric([u.unit_id, u.name, u.parent_id or "", u.level], 1)
+        yield info
+
+        ratio = GaugeMetricFamily("dvc_kpi_ratio", "KPI ratio of a unit's subtree over a window", labels=["unit", "kpi", "window"])
+        measure = GaugeMetricFamily("dvc_kpi_measure", "Dossier count of a unit's subtree over a window", labels=["unit", "measure", "window"])
+        score = GaugeMetricFamily("dvc_index_score", "Service index score (0-100)", labels=["unit", "window"])
+        points = GaugeMetricFamily("dvc_index_points", "Points of one index group", labels=["unit", "group", "window"])
+
+        today = local_date(self.now())
+        windows = [named_window(w, today) for w in self.windows]
+        with_data = sorted(store.seen_units() & {u.unit_id for u in units})
+        # One round trip: each unit's own counters for every window, then roll up.
+        own: dict[str, list[Counter[str]]] = {u: [] for u in with_data}
+        per_unit = [store.sum_ranges([u], [(w.start, w.end) for w in windows]) for u in with_data] if with_data else []
+        for u, sums in zip(with_data, per_unit):
+            own[u] = sums
+        for u in units:
+            members = [m for m in catalogue.subtree(u.unit_id) if m in own]
+            for wi, w in enumerate(windows):
+                total: Counter[str] = Counter()
+                for m in members:
+                    total.update(own[m][wi])
+                ms = {name: total.get(name, 0) for name in MEASURES}
+                answer = index(ms, q.index_config)
+                for name, value in ms.items():
+                    measure.add_metric([u.unit_id, name, w.name or ""], value)
+                for kpi, value in answer["ratios"].items():
+                    if value is not None:
+                        ratio.add_metric([u.unit_id, kpi, w.name or ""], value)
+                if answer["index"]["score"] is not None:
+                    score.add_metric([u.unit_id, w.name or ""], answer["index"]["score"])
+                for group, value in answer["index"]["groups"].items():
+                    if value is not None:
+                        points.add_metric([u.unit_id, group, w.name or ""], value)
+        yield from (ratio, measure, score, points)
+
+        g = store.globals()
+        events = CounterMetricFamily("dvc_events", "Accepted events (duplicates excluded)", labels=["type"])
+        invalid = CounterMetricFamily("dvc_events_invalid", "Invalid events sent to the dead-letter topic", labels=["reason"])
+        for key, value in sorted(g.items()):
+            if key.startswith("ev:"):
+                events.add_metric([key[3:]], value)
+            elif key.startswith("inv:"):
+                invalid.add_metric([key[4:]], value)
+        dup = CounterMetricFamily("dvc_events_duplicate", "Events whose event_id was already known")
+        dup.add_metric([], g.get("dup", 0))
+        orphans = GaugeMetricFamily("dvc_orphan_dossiers", "Dossiers with events but no reception yet")
+        orphans.add_metric([], g.get("orphans", 0))
+        yield from (events, invalid, dup, orphans)
+
+        applied = store.applied_at()
+        if applied is not None:
+            last = GaugeMetricFamily("dvc_pipeline_last_applied_timestamp_seconds", "Unix time the stream last applied a batch")
+            last.add_metric([], applied)
+            yield last
+        lag = self.lag()
+        if lag is not None:
+            lag_metric = GaugeMetricFamily("dvc_consumer_lag_messages", "Input messages not yet applied, per partition", labels=["partition"])
+            for partition, n in sorted(lag.items()):
+                lag_metric.add_metric([str(partition)], n)
+            yield lag_metric
+
+
+def build_registry(collector: ChisoCollector) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
