@@ -1,0 +1,165 @@
+"""Tổng quan Bộ chỉ số phục vụ: what a leader opens first.
+
+The chosen parent unit's score, band and group points, its open dossiers, and
+the ranking of its child units.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import bargauge, dashboard, table
+from grafana_foundation_sdk.builders import common as common_builder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DataTransformerConfig,
+    DynamicConfigValue,
+)
+
+from dashboards import panels
+from dashboards.common import (
+    DS,
+    PARENTS_EXPR,
+    TAGS,
+    band_mappings,
+    band_thresholds,
+    count_thresholds,
+    dashboard_links,
+    datasource_variable,
+    last_value,
+    ratio_thresholds,
+    target,
+    unit_variable,
+    window_variable,
+    with_names,
+)
+
+UID = "chiso-overview"
+TITLE = "Tổng quan Bộ chỉ số phục vụ"
+
+# Columns of the ranking table after the score: refId, kpi, header.
+RANKING_RATIOS = [
+    ("C", "on_time", "Đúng hạn"),
+    ("D", "online", "Trực tuyến"),
+    ("E", "online_payment", "Thanh toán trực tuyến"),
+    ("F", "digitization", "Số hóa"),
+    ("G", "satisfaction", "Hài lòng"),
+]
+UNIT_LINK = ("/d/chiso-unit?var-unit=${__data.fields.unit}"
+             "&${window:queryparam}&${datasource:queryparam}&${__url_time_range}")
+
+
+def ranking_table() -> table.Panel:
+    """One instant query per column; `merge` joins them into one row per child unit."""
+    children = 'parent="$parent"'
+
+    def column(expr: str) -> str:
+        # Only unit and name survive, so every query's rows share the same keys.
+        return f"max by (unit, name) ({with_names(expr, children)})"
+
+    panel = (
+        table.Panel()
+        .title("Xếp hạng đơn vị trực thuộc")
+        .description("Các đơn vị trực thuộc đơn vị đã chọn, xếp theo điểm chỉ số (cao trước). "
+                     "Bấm tên đơn vị để xem chi tiết.\n"
+                     "Child units of the chosen unit, best score first; click a name to drill down.")
+        .datasource(DS)
+        .with_target(target(column('dvc_index_score{window="$window"}'), "A", table=True))
+        .with_target(target(column('dvc_index_score{window="$window"}'), "B", table=True))
+    )
+    for ref, kpi, _ in RANKING_RATIOS:
+        panel = panel.with_target(
+            target(column(f'dvc_kpi_ratio{{kpi="{kpi}",window="$window"}}'), ref, table=True))
+
+    rename = {"name": "Đơn vị", "Value #A": "Điểm", "Value #B": "Xếp loại"}
+    rename.update({f"Value #{ref}": header for ref, _, header in RANKING_RATIOS})
+    order = ["name", "Value #A", "Value #B"] + [f"Value #{ref}" for ref, _, _ in RANKING_RATIOS] + ["unit"]
+    panel = (
+        panel
+        .with_transformation(DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(DataTransformerConfig(id_val="organize", options={
+            "excludeByName": {"Time": True},
+            "indexByName": {name: index for index, name in enumerate(order)},
+            "renameByName": rename,
+        }))
+        .unit("percentunit").decimals(1)
+        .thresholds(ratio_thresholds())
+        .cell_options(common.TableColorTextCellOptions())
+        .sort_by([common_builder.TableSortByFieldState().display_name("Điểm").desc(True)])
+        .override_by_name("Đơn vị", [
+            DynamicConfigValue(id_val="custom.cellOptions", value={"type": "auto"}),
+            DynamicConfigValue(id_val="links", value=[{"title": "Xem chi tiết đơn vị", "url": UNIT_LINK}]),
+            DynamicConfigValue(id_val="custom.minWidth", value=220),
+        ])
+        .override_by_name("Điểm", [
+            DynamicConfigValue(id_val="unit", value="none"),
+            DynamicConfigValue(id_val="thresholds", value=band_thresholds().build()),
+        ])
+        .override_by_name("Xếp loại", [
+            DynamicConfigValue(id_val="unit", value="none"),
+            DynamicConfigValue(id_val="mappings", value=band_mappings()),
+            DynamicConfigValue(id_val="thresholds", value=band_thresholds().build()),
+            DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background"}),
+        ])
+        .override_by_name("unit", [DynamicConfigValue(id_val="custom.hidden", value=True)])
+    )
+    return panel
+
+
+def top_overdue_bargauge() -> bargauge.Panel:
+    return (
+        bargauge.Panel()
+        .title("Đơn vị có nhiều hồ sơ quá hạn nhất")
+        .description("Mười đơn vị trực thuộc có nhiều hồ sơ đang quá hạn nhất.\n"
+                     "The ten child units with the most overdue open dossiers.")
+        .datasource(DS)
+        .with_target(target(
+            "sort_desc(topk(10, "
+            + with_names('dvc_open_dossiers{state="overdue"}', 'parent="$parent"') + "))",
+            "A", "{{name}}", instant=True))
+        .unit("none").decimals(0).min(0)
+        .thresholds(count_thresholds("red"))
+        .no_value("Không có hồ sơ quá hạn")
+        .reduce_options(last_value())
+        .display_mode(common.BarGaugeDisplayMode.BASIC)
+        .orientation(common.VizOrientation.HORIZONTAL)
+        .value_mode(common.BarGaugeValueMode.COLOR)
+        .name_placement(common.BarGaugeNamePlacement.LEFT)
+        .show_unfilled(True)
+    )
+
+
+def parent_variable() -> dashboard.QueryVariable:
+    return unit_variable("parent", "Đơn vị", PARENTS_EXPR,
+                         "Đơn vị có đơn vị trực thuộc (tỉnh/thành phố, sở, ngành).")
+
+
+def overview() -> dashboard.Dashboard:
+    return (
+        dashboard.Dashboard(TITLE)
+        .uid(UID)
+        .description("Điểm Bộ chỉ số phục vụ người dân, doanh nghiệp (Quyết định 766/QĐ-TTg) của đơn vị "
+                     "đã chọn và xếp hạng các đơn vị trực thuộc.\n"
+                     "Leaders' overview of the public-service index (Decision 766/QĐ-TTg).")
+        .tags(TAGS)
+        .editable()
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .refresh("1m")
+        .time("now-7d", "now")
+        .timezone("Asia/Ho_Chi_Minh")
+        .links(dashboard_links())
+        .with_variable(datasource_variable())
+        .with_variable(window_variable())
+        .with_variable(parent_variable())
+        .with_row(dashboard.Row("Kết quả chung"))
+        .with_panel(panels.score_stat("parent").span(5).height(7))
+        .with_panel(panels.band_stat("parent").span(4).height(7))
+        .with_panel(panels.group_points_bargauge("parent").span(9).height(7))
+        .with_panel(panels.open_dossiers_stat("parent", ["overdue", "nearing_due", "overdue_no_apology"])
+                    .span(6).height(7))
+        .with_row(dashboard.Row("Xếp hạng đơn vị trực thuộc"))
+        .with_panel(ranking_table().span(24).height(14))
+        .with_row(dashboard.Row("Diễn biến"))
+        .with_panel(panels.score_trend("parent").span(8).height(9))
+        .with_panel(panels.open_dossiers_trend("parent", ["overdue", "nearing_due"]).span(8).height(9))
+        .with_panel(top_overdue_bargauge().span(8).height(9))
+    )

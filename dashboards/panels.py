@@ -1,0 +1,158 @@
+"""Panels about one unit's index, shared by the overview and the unit drill-down.
+
+Each factory takes the name of the template variable that holds the unit
+(`parent` on the overview, `unit` on the drill-down).
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import bargauge, stat, timeseries
+from grafana_foundation_sdk.builders import common as common_builder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
+
+from dashboards.common import (
+    DS,
+    GROUPS,
+    STATES,
+    band_mappings,
+    band_percentage_thresholds,
+    band_thresholds,
+    fixed_colour,
+    last_value,
+    legend_list,
+    ref_ids,
+    target,
+    tooltip_all,
+    with_names,
+)
+
+
+def score_stat(var: str) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title("Điểm chỉ số phục vụ")
+        .description("Điểm Bộ chỉ số (0–100) của đơn vị và toàn bộ đơn vị trực thuộc trong kỳ tính.\n"
+                     "Service index score (0–100) of the unit's subtree over the window.")
+        .datasource(DS)
+        .with_target(target(with_names(f'dvc_index_score{{unit="${var}",window="$window"}}'),
+                            "A", "{{name}}"))
+        .unit("none").decimals(1).min(0).max(100)
+        .thresholds(band_thresholds())
+        .no_value("Chưa có dữ liệu")
+        .reduce_options(last_value())
+        .graph_mode(common.BigValueGraphMode.AREA)
+        .color_mode(common.BigValueColorMode.VALUE)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
+    )
+
+
+def band_stat(var: str) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title("Xếp loại")
+        .description("Xếp loại theo điểm: ≥90 xuất sắc, ≥80 tốt, ≥70 khá, ≥50 trung bình, dưới 50 yếu.\n"
+                     "Band of the score (kpis.md §4).")
+        .datasource(DS)
+        .with_target(target(f'dvc_index_score{{unit="${var}",window="$window"}}', "A", "Xếp loại"))
+        .unit("none").min(0).max(100)
+        .thresholds(band_thresholds())
+        .mappings(band_mappings())
+        .no_value("Chưa có dữ liệu")
+        .reduce_options(last_value())
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .text_mode(common.BigValueTextMode.VALUE)
+    )
+
+
+def group_points_bargauge(var: str) -> bargauge.Panel:
+    """One query per group, so bars keep the order of kpis.md §4 and each gets its own max."""
+    panel = (
+        bargauge.Panel()
+        .title("Điểm theo nhóm chỉ số")
+        .description("Điểm đạt được của sáu nhóm chỉ số so với điểm tối đa của nhóm.\n"
+                     "Points of each of the six groups against the group's maximum.")
+        .datasource(DS)
+        .unit("none").decimals(1).min(0)
+        .thresholds(band_percentage_thresholds())
+        .no_value("–")
+        .reduce_options(last_value())
+        .display_mode(common.BarGaugeDisplayMode.GRADIENT)
+        .orientation(common.VizOrientation.HORIZONTAL)
+        .value_mode(common.BarGaugeValueMode.COLOR)
+        .name_placement(common.BarGaugeNamePlacement.TOP)
+        .show_unfilled(True)
+    )
+    for ref, (group, name, maximum) in zip(ref_ids(), GROUPS):
+        expr = f'dvc_index_points{{unit="${var}",group="{group}",window="$window"}}'
+        panel = (panel.with_target(target(expr, ref, f"{name} (tối đa {maximum})", instant=True))
+                 .override_by_query(ref, [DynamicConfigValue(id_val="max", value=maximum)]))
+    return panel
+
+
+def open_dossiers_stat(var: str, states: list[str]) -> stat.Panel:
+    panel = (
+        stat.Panel()
+        .title("Hồ sơ đang giải quyết")
+        .description("Số hồ sơ chưa có kết quả tại thời điểm hiện tại, theo trạng thái.\n"
+                     "Open dossiers now, by state (kpis.md §8).")
+        .datasource(DS)
+        .unit("none").decimals(0)
+        .no_value("0")
+        .reduce_options(last_value())
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .color_mode(common.BigValueColorMode.VALUE)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
+        .orientation(common.VizOrientation.HORIZONTAL)
+    )
+    wanted = [s for s in STATES if s[0] in states]
+    for ref, (state, name, colour) in zip(ref_ids(), wanted):
+        expr = f'dvc_open_dossiers{{unit="${var}",state="{state}"}}'
+        panel = (panel.with_target(target(expr, ref, name, instant=True))
+                 .override_by_query(ref, [fixed_colour(colour)]))
+    return panel
+
+
+def score_trend(var: str) -> timeseries.Panel:
+    return (
+        timeseries.Panel()
+        .title("Điểm chỉ số theo thời gian")
+        .description("Diễn biến điểm chỉ số của kỳ tính đã chọn; các đường đứt là ngưỡng xếp loại.\n"
+                     "Score over time; dashed lines are the band limits.")
+        .datasource(DS)
+        .with_target(target(with_names(f'dvc_index_score{{unit="${var}",window="$window"}}'),
+                            "A", "{{name}}"))
+        .unit("none").decimals(1).min(0).max(100)
+        .thresholds(band_thresholds())
+        .thresholds_style(common_builder.GraphThresholdsStyleConfig()
+                          .mode(common.GraphThresholdsStyleMode.DASHED))
+        .line_width(2).fill_opacity(10)
+        .span_nulls(False)
+        .legend(legend_list())
+        .tooltip(tooltip_all())
+    )
+
+
+def open_dossiers_trend(var: str, states: list[str], *, stacked: bool = False) -> timeseries.Panel:
+    panel = (
+        timeseries.Panel()
+        .title("Hồ sơ quá hạn, sắp đến hạn theo thời gian" if not stacked
+               else "Hồ sơ đang giải quyết theo thời gian")
+        .description("Số hồ sơ đang giải quyết theo trạng thái, theo thời gian.\n"
+                     "Open dossiers by state over time.")
+        .datasource(DS)
+        .unit("none").decimals(0).min(0)
+        .line_width(2).fill_opacity(30 if stacked else 10)
+        .legend(legend_list())
+        .tooltip(tooltip_all())
+    )
+    if stacked:
+        panel = panel.stacking(common_builder.StackingConfig().mode(common.StackingMode.NORMAL))
+    wanted = [s for s in STATES if s[0] in states]
+    for ref, (state, name, colour) in zip(ref_ids(), wanted):
+        expr = f'dvc_open_dossiers{{unit="${var}",state="{state}"}}'
+        panel = (panel.with_target(target(expr, ref, name))
+                 .override_by_query(ref, [fixed_colour(colour)]))
+    return panel
+
