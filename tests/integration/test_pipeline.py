@@ -1,0 +1,222 @@
+"""End to end over the real broker and Redis: thousands of messy events in,
+every API answer compared with the batch reference (tests/reference.py)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from datetime import date
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from processors.events import InvalidEvent, decode_event
+from processors.units import UnitCatalogue
+from chiso.settings import sample_units_path
+from streams.producers import key_of, make_producer
+from tests import reference as ref
+from tests.gen import INVALID_SAMPLES, history
+
+pytestmark = pytest.mark.integration
+
+NOW = "2024-03-20T15:00:00+07:00"
+NAMED = {  # the named windows as of NOW
+    "today": (date(2024, 3, 20), date(2024, 3, 20)),
+    "7d": (date(2024, 3, 14), date(2024, 3, 20)),
+    "30d": (date(2024, 2, 20), date(2024, 3, 20)),
+    "mtd": (date(2024, 3, 1), date(2024, 3, 20)),
+    "qtd": (date(2024, 1, 1), date(2024, 3, 20)),
+    "ytd": (date(2024, 1, 1), date(2024, 3, 20)),
+    "all": (date(2000, 1, 1), date(2030, 12, 31)),
+}
+RANGES = [(date(2024, 3, 14), date(2024, 3, 14)), (date(2024, 3, 15), date(2024, 3, 18)),
+          (date(2024, 3, 10), date(2024, 3, 31)), (date(2024, 3, 19), date(2024, 4, 2))]
+
+
+def messy_feed(seed: int, dossiers: int) -> tuple[list[dict], list[bytes]]:
+    """Valid events (shuffled, ~10% delivered twice) with every kind of invalid
+    message mixed in. Returns (the valid events, the messages to send)."""
+    rng = random.Random(seed)
+    events = history(seed, dossiers)
+    messages = [orjson.dumps(e) for e in events]
+    messages += [orjson.dumps(e) for e in rng.sample(events, len(events) // 10)]
+    rng.shuffle(messages)
+    for raw in INVALID_SAMPLES.values():
+        messages.insert(rng.randrange(len(messages) + 1), raw)
+    return events, messages
+
+
+def send(stack, messages: list[bytes]) -> None:
+    producer = make_producer(stack.settings.kafka)
+    for value in messages:
+        producer.send(stack.settings.events_topic, key=key_of(value), value=value)
+    producer.flush()
+    producer.close()
+
+
+def unit_sets(catalogue: UnitCatalogue) -> dict[tuple[str | None, str], set[str] | None]:
+    known = {u.unit_id for u in catalogue.all()}
+    return {
+        (None, "subtree"): None,
+        ("dng", "subtree"): known,
+        ("dng", "self"): {"dng"},
+        ("dng-sxd", "subtree"): {"dng-sxd"},
+        ("dng-p-hai-chau", "self"): {"dng-p-hai-chau"},
+        ("unknown-unit", "subtree"): {"unknown-unit"},
+    }
+
+
+def assert_kpis_equal(answer: dict, measures: dict[str, int]) -> None:
+    expected = ref.index_of(measures)
+    assert answer["measures"] == {m: measures.get(m, 0) for m in answer["measures"]}
+    for k, v in expected["ratios"].items():
+        assert answer["ratios"][k] == (pytest.approx(v) if v is not None else None), k
+    for k, v in expected["groups"].items():
+        assert answer["index"]["groups"][k] == (pytest.approx(v) if v is not None else None), k
+    score = answer["index"]["score"]
+    assert score == (pytest.approx(expected["score"]) if expected["score"] is not None else None)
+    assert answer["index"]["band"] == expected["band"]
+
+
+def assert_matches_reference(stack, events: list[dict]) -> None:
+    dossiers = ref.group(events)
+    catalogue = UnitCatalogue.from_path(sample_units_path())
+    for (unit, scope), units in unit_sets(catalogue).items():
+        params = {"scope": scope, **({"unit": unit} if unit else {})}
+        for name, (lo, hi) in NAMED.items():
+            answer = stack.http.get("/api/v1/kpis", params={**params, "window": name}).json()
+            assert answer["window"]["name"] == name
+            assert_kpis_equal(answer, ref.measures(dossiers, units, ref.dates_between(lo, hi)))
+        for lo, hi in RANGES:
+            answer = stack.http.get("/api/v1/kpis", params={**params, "from": lo.isoformat(), "to": hi.isoformat()}).json()
+            assert answer["window"] == {"name": None, "from": lo.isoformat(), "to": hi.isoformat()}
+            assert_kpis_equal(answer, ref.measures(dossiers, units, ref.dates_between(lo, hi)))
+            if scope == "subtree":
+                rep = stack.http.get("/api/v1/report", params={k: v for k, v in params.items() if k == "unit"} | {"from": lo.isoformat(), "to": hi.isoformat()}).json()
+                want = ref.report(dossiers, units, lo, hi)
+                assert {k: v for k, v in rep.items() if k not in ("unit", "from", "to")} == {k: want.get(k, 0) for k in rep if k not in ("unit", "from", "to")}
+
+
+def metric_samples(stack) -> dict[tuple[str, tuple], float]:
+    text = stack.http.get("/metrics").text
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def assert_event_counters(stack, events: list[dict], messages: list[bytes]) -> None:
+    samples = metric_samples(stack)
+    by_type = Counter(e["type"] for e in events)
+    for kind, n in by_type.items():
+        assert samples[("dvc_events_total", (("type", kind),))] == n, kind
+    valid_messages = sum(1 for m in messages if not isinstance(decode_event(m), InvalidEvent))
+    assert samples[("dvc_events_duplicate_total", ())] == valid_messages - len(events)
+    invalid = Counter(decode_event(m).reason for m in messages if isinstance(decode_event(m), InvalidEvent))
+    for reason, n in invalid.items():
+        assert samples[("dvc_events_invalid_total", (("reason", reason),))] == n, reason
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 30) -> list:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    parts = consumer.partitions_for_topic(topic) or set()
+    consumer.assign([TopicPartition(topic, p) for p in parts])
+    records = []
+    deadline = time.monotonic() + timeout_s
+    while len(records) < expected and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            records.extend(batch)
+    consumer.close()
+    return records
+
+
+def test_every_answer_equals_the_batch_reference(make_stack) -> None:
+    stack = make_stack(now=NOW)
+    events, messages = messy_feed(seed=11, dossiers=700)
+    stack.start("server")
+    stack.start("worker")
+    send(stack, messages)
+    stack.wait_ready()
+    assert_matches_reference(stack, events)
+    assert_event_counters(stack, events, messages)
+
+
+def applied_messages(stack) -> int:
+    """Messages whose effects are in Redis (from the stored watermarks)."""
+    marks = stack.redis.hgetall(f"{stack.settings.redis_prefix}wm")
+    return sum(int(v) + 1 for k, v in marks.items() if k.decode().startswith(stack.settings.events_topic + ":"))
+
+
+def test_sigkill_mid_feed_changes_no_number(make_stack) -> None:
+    """SIGKILL the worker while it is applying (between Redis writes and offset
+    commits, which Faust makes every few seconds), several times."""
+    stack = make_stack(now=NOW)
+    events, messages = messy_feed(seed=12, dossiers=2500)
+    stack.start("server")
+    stack.start("worker")
+    send(stack, messages)
+    kills = 0
+    for fraction in (0.15, 0.4, 0.65, 0.85):
+        deadline = time.monotonic() + 120
+        while applied_messages(stack) < fraction * len(messages) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if applied_messages(stack) < len(messages):
+            stack.kill("worker")
+            kills += 1
+            stack.start("worker")
+    assert kills >= 2, "the worker finished before it could be killed mid-feed"
+    stack.wait_ready(timeout_s=180)
+    assert_matches_reference(stack, events)
+    assert_event_counters(stack, events, messages)  # no double counts, even of duplicates
+
+
+def test_invalid_messages_go_to_the_dead_letter_topic_with_their_reason(make_stack) -> None:
+    stack = make_stack(now=NOW)
+    stack.start("server")
+    stack.start("worker")
+    send(stack, list(INVALID_SAMPLES.values()))
+    stack.wait_ready()
+    records = read_topic(stack.settings.kafka, stack.settings.dlq_topic, len(INVALID_SAMPLES))
+    assert len(records) == len(INVALID_SAMPLES)
+    letters = [orjson.loads(r.value) for r in records]
+    by_reason = {d["reason"]: d for d in letters}
+    assert set(by_reason) == set(INVALID_SAMPLES)
+    for reason, raw in INVALID_SAMPLES.items():
+        letter = by_reason[reason]
+        assert letter["raw"] == raw.decode("utf-8", errors="replace")
+        assert letter["topic"] == stack.settings.events_topic
+        assert isinstance(letter["partition"], int) and isinstance(letter["offset"], int)
+        assert letter["detail"] and letter["rejected_at"]
+    # nothing invalid is counted as a dossier
+    answer = stack.http.get("/api/v1/kpis", params={"window": "all"}).json()
+    assert sum(answer["measures"].values()) == 0
+
+
+def test_readiness_is_not_fooled_by_under_reported_end_offsets(make_stack) -> None:
+    """Tansu reports the start of the last batch as the end offset; /readyz must
+    still see the unapplied batch."""
+    stack = make_stack(now=NOW)
+    stack.start("server")
+    stack.start("worker")
+    events, messages = messy_feed(seed=13, dossiers=20)
+    send(stack, messages)
+    stack.wait_ready()
+    stack.kill("worker")
+    late = history(seed=99, dossiers=40)
+    producer = make_producer(stack.settings.kafka)
+    for e in late:  # one partition, one producer batch: the quirk's worst case
+        producer.send(stack.settings.events_topic, key=b"same-key", value=orjson.dumps(e), partition=0)
+    producer.flush()
+    producer.close()
+    time.sleep(1.5)  # past the probe's cache
+    r = stack.http.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["lag"] == len(late)
+    stack.start("worker")
+    stack.wait_ready()
+    assert_matches_reference(stack, events + late)
