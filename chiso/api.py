@@ -24,9 +24,10 @@ from starlette.routing import Route
 
 from chiso.lag import LagProbe, lag_by_partition
 from chiso.metrics import ChisoCollector, build_registry
-from chiso.queries import Queries, Store, UnknownUnit
+from chiso.queries import LISTABLE_STATES, Queries, Store, UnknownUnit
 from chiso.redis_keys import Keys
 from chiso.settings import Settings
+from processors.calendar import WorkingCalendar
 from processors.timeutil import local_date
 from processors.units import UnitCatalogue
 from processors.windows import WINDOW_NAMES, Window, named_window
@@ -130,6 +131,36 @@ def report(request: Request, ctx: Context) -> dict:
 
 
 @endpoint
+def open_dossiers(request: Request, ctx: Context) -> dict:
+    return ctx.queries.open_now(_unit(request), _scope(request), ctx.now())
+
+
+def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"parameter {name!r} must be an integer") from None
+    if not lo <= value <= hi:
+        raise BadRequest(f"parameter {name!r} must be between {lo} and {hi}")
+    return value
+
+
+@endpoint
+def dossiers(request: Request, ctx: Context) -> dict:
+    raw = request.query_params.get("state", "overdue,nearing_due")
+    states = [s for s in raw.split(",") if s]
+    bad = [s for s in states if s not in LISTABLE_STATES]
+    if bad or not states:
+        raise BadRequest(f"state must be one or more of {', '.join(LISTABLE_STATES)} (comma-separated)")
+    limit = _int_param(request, "limit", 50, 1, 1000)
+    offset = _int_param(request, "offset", 0, 0, 1_000_000)
+    return ctx.queries.dossiers(_unit(request), _scope(request), states, ctx.now(), limit, offset)
+
+
+@endpoint
 def units(request: Request, ctx: Context) -> dict:
     return {"units": ctx.queries.catalogue().tree()}
 
@@ -176,7 +207,8 @@ async def not_found(request: Request, exc: HTTPException) -> Response:
 def create_app(settings: Settings, extra_routes: list | None = None) -> Starlette:
     client = redis.Redis.from_url(settings.redis or "redis://127.0.0.1:6379/0")
     catalogue = UnitCatalogue.from_path(settings.units_path)
-    queries = Queries(Store(client, Keys(settings.redis_prefix)), catalogue, settings.index.to_config())
+    queries = Queries(Store(client, Keys(settings.redis_prefix)), catalogue, settings.index.to_config(),
+                      WorkingCalendar(settings.calendar.to_config()))
     fixed_now = settings.now
 
     def now() -> datetime:
@@ -206,6 +238,8 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
     routes = [
         Route("/api/v1/kpis", kpis),
         Route("/api/v1/report", report),
+        Route("/api/v1/open", open_dossiers),
+        Route("/api/v1/dossiers", dossiers),
         Route("/api/v1/units", units),
         Route("/api/v1/ranking", ranking),
         Route("/healthz", healthz),

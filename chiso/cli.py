@@ -89,7 +89,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if start > end:
         sys.exit("chiso: --from must not be after --to")
     queries = Queries(Store(redis.Redis.from_url(settings.redis), Keys(settings.redis_prefix)),
-                      UnitCatalogue.from_path(settings.units_path), settings.index.to_config())
+                      UnitCatalogue.from_path(settings.units_path), settings.index.to_config())  # no calendar needed
     try:
         rep = queries.report(args.unit, start, end)
     except UnknownUnit:

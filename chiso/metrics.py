@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from chiso.queries import Queries
+from chiso.queries import OPEN_COUNTED, Queries
 from processors.index import index
 from processors.measures import MEASURES
 from processors.timeutil import local_date
@@ -100,6 +100,7 @@ class ChisoCollector(Collector):
                     if value is not None:
                         points.add_metric([u.unit_id, group, w.name or ""], value)
         yield from (ratio, measure, score, points)
+        yield self._open_dossiers(catalogue, with_data)
 
         g = store.globals()
         events = CounterMetricFamily("dvc_events", "Accepted events (duplicates excluded)", labels=["type"])
@@ -126,6 +127,28 @@ class ChisoCollector(Collector):
             for partition, n in sorted(lag.items()):
                 lag_metric.add_metric([str(partition)], n)
             yield lag_metric
+
+
+    def _open_dossiers(self, catalogue, with_data: list[str]) -> GaugeMetricFamily:
+        """Open dossiers by state now, per unit subtree (pending transitions included)."""
+        store = self.queries.store
+        own = {u: Counter(c) for u, c in store.open_counts(with_data).items()}
+        for _, (old, (unit, actual)) in self.queries.pending_transitions(self.now()).items():
+            if old is not None and old[0] in own:
+                own[old[0]][old[1]] -= 1
+                own[old[0]]["overdue_no_apology"] -= int(old[2])
+            if unit is not None and unit in own:
+                own[unit][actual.state] += 1
+                own[unit]["overdue_no_apology"] += int(actual.no_apology)
+        family = GaugeMetricFamily("dvc_open_dossiers", "Open dossiers now, by state, of a unit's subtree", labels=["unit", "state"])
+        for u in catalogue.all():
+            total: Counter[str] = Counter()
+            for m in catalogue.subtree(u.unit_id):
+                if m in own:
+                    total.update(own[m])
+            for state in OPEN_COUNTED:
+                family.add_metric([u.unit_id, state], total.get(state, 0))
+        return family
 
 
 def build_registry(collector: ChisoCollector) -> CollectorRegistry:

@@ -8,13 +8,19 @@ is as fresh as Redis.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+import json
+from datetime import date, datetime, timedelta
 from typing import Iterable
 
 import redis
 
 from chiso.redis_keys import Keys
+from processors.calendar import WorkingCalendar
+from processors.dossier_update import DossierState
+from processors.facts import dossier_facts
 from processors.index import IndexConfig, index
+from processors.open_state import STATES, OpenState, open_state
+from processors.timeutil import iso_instant
 from processors.measures import MEASURES
 from processors.report import period_report
 from processors.units import UnitCatalogue
@@ -31,6 +37,42 @@ class Store:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.r = client
         self.k = keys
+
+    def open_counts(self, units: list[str]) -> dict[str, dict[str, int]]:
+        """Per unit, the stored size of each open-state set."""
+        pipe = self.r.pipeline(transaction=False)
+        for u in units:
+            for state in OPEN_COUNTED:
+                pipe.zcard(self.k.open_set(u, state))
+        replies = iter(pipe.execute())
+        return {u: {state: next(replies) for state in OPEN_COUNTED} for u in units}
+
+    def open_members(self, units: list[str], state: str) -> list[str]:
+        pipe = self.r.pipeline(transaction=False)
+        for u in units:
+            pipe.zrange(self.k.open_set(u, state), 0, -1)
+        return [m.decode() for members in pipe.execute() for m in members]
+
+    def due_transitions(self, now: datetime) -> list[str]:
+        """Dossiers whose state may have changed by ``now`` but were not moved yet."""
+        return [m.decode() for m in self.r.zrangebyscore(self.k.timer, "-inf", now.timestamp())]
+
+    def stored_open(self, dossier_ids: list[str]) -> dict[str, tuple[str, str, bool]]:
+        """dossier -> (unit, state, no_apology) as stored."""
+        if not dossier_ids:
+            return {}
+        out = {}
+        for d, raw in zip(dossier_ids, self.r.hmget(self.k.open, dossier_ids)):
+            if raw is not None:
+                unit, state, na, _ = json.loads(raw)
+                out[d] = (unit, state, bool(na))
+        return out
+
+    def dossier_states(self, dossier_ids: list[str]) -> dict[str, DossierState]:
+        if not dossier_ids:
+            return {}
+        blobs = self.r.mget([self.k.dossier(d) for d in dossier_ids])
+        return {d: DossierState.loads(b.split(b"|", 1)[1]) for d, b in zip(dossier_ids, blobs) if b}
 
     def years(self) -> list[int]:
         return sorted(int(y) for y in self.r.smembers(self.k.years))
@@ -70,11 +112,19 @@ class Store:
         return out
 
 
+OPEN_COUNTED = (*STATES, "overdue_no_apology")
+LISTABLE_STATES = ("overdue", "nearing_due", "paused", "not_due")
+
+
 class Queries:
-    def __init__(self, store: Store, catalogue: UnitCatalogue, index_config: IndexConfig = IndexConfig()) -> None:
+    def __init__(
+        self, store: Store, catalogue: UnitCatalogue, index_config: IndexConfig = IndexConfig(),
+        calendar: WorkingCalendar | None = None,
+    ) -> None:
         self.store = store
         self.base_catalogue = catalogue
         self.index_config = index_config
+        self.calendar = calendar or WorkingCalendar()
 
     def catalogue(self) -> UnitCatalogue:
         """The catalogue plus units seen in events but absent from it (as roots)."""
@@ -108,6 +158,66 @@ class Queries:
         before, period, through = self.store.sum_ranges(units, [(MIN_DATE, before_end), (start, end), (MIN_DATE, end)])
         return {"unit": unit, "from": start.isoformat(), "to": end.isoformat(),
                 **period_report(before, period, through, end.isoformat())}
+
+    def open_now(self, unit: str | None, scope: str, now: datetime) -> dict:
+        """kpis.md §8: counts of open dossiers by state, exact at ``now`` even if
+        the timer has not yet moved the dossiers whose transition time passed."""
+        units = self._with_data(self.scope_units(unit, scope))
+        counts = {state: 0 for state in OPEN_COUNTED}
+        for per_unit in self.store.open_counts(units).values():
+            for state, n in per_unit.items():
+                counts[state] += n
+        wanted = set(units)
+        for dossier_id, (old, new) in self.pending_transitions(now).items():
+            if old is not None and old[0] in wanted:
+                counts[old[1]] -= 1
+                if old[2]:
+                    counts["overdue_no_apology"] -= 1
+            if new[0] is not None and new[0] in wanted:
+                counts[new[1].state] += 1  # type: ignore[index]
+                if new[1].no_apology:
+                    counts["overdue_no_apology"] += 1
+        return {"unit": unit, "scope": scope, "now": iso_instant(now),
+                "open": sum(counts[s] for s in STATES), **counts}
+
+    def pending_transitions(self, now: datetime) -> dict[str, tuple[tuple[str, str, bool] | None, tuple[str | None, OpenState]]]:
+        """For each dossier due a transition: (stored membership, actual state now)."""
+        ids = self.store.due_transitions(now)
+        if not ids:
+            return {}
+        stored = self.store.stored_open(ids)
+        out = {}
+        for d, state in self.store.dossier_states(ids).items():
+            facts = dossier_facts(d, state.events.values())
+            actual = open_state(facts, now, self.calendar)
+            out[d] = (stored.get(d), (facts.unit if actual.state else None, actual))
+        return out
+
+    def dossiers(self, unit: str | None, scope: str, states: list[str], now: datetime, limit: int, offset: int) -> dict:
+        """The open dossiers in the given states, most urgent (earliest effective
+        due) first, recomputed at ``now``."""
+        units = self._with_data(self.scope_units(unit, scope))
+        candidates = set()
+        for state in states:
+            candidates.update(self.store.open_members(units, state))
+        wanted = set(units)
+        for d, (_, (u, actual)) in self.pending_transitions(now).items():
+            if u in wanted and actual.state in states:
+                candidates.add(d)
+        items = []
+        for d, st in self.store.dossier_states(sorted(candidates)).items():
+            facts = dossier_facts(d, st.events.values())
+            actual = open_state(facts, now, self.calendar)
+            if actual.state not in states or facts.unit not in wanted:
+                continue
+            items.append({
+                "dossier_id": d, "unit_id": facts.unit, "procedure_id": facts.procedure_id,
+                "received_at": iso_instant(facts.received_at), "due_at": iso_instant(actual.effective_due),
+                "state": actual.state, "officer_id": facts.officer, "no_apology": actual.no_apology,
+            })
+        items.sort(key=lambda i: (i["due_at"] and datetime.fromisoformat(i["due_at"]), i["dossier_id"]))
+        return {"unit": unit, "scope": scope, "now": iso_instant(now), "states": states,
+                "total": len(items), "limit": limit, "offset": offset, "items": items[offset: offset + limit]}
 
     def ranking(self, parent: str | None, window: Window) -> dict:
         cat = self.catalogue()

@@ -9,6 +9,13 @@ HTTP server and exporter (reads).
     {p}g                     hash of global counters: orphans, dup, ev:{type}, inv:{reason}
     {p}wm                    hash "{topic}:{partition}" -> last applied offset
     {p}applied_at            unix time of the last applied batch
+    {p}open                  hash dossier -> JSON [unit, state, no_apology, alerted states]
+    {p}o:{unit}:{state}      sorted set of the unit's open dossiers in that state
+                             (state also overdue_no_apology), score = effective due
+    {p}timer                 sorted set dossier -> unix time of its next state change
+    {p}outbox                list of alerts queued, not yet published
+    {p}alerts_pos            hash partition -> offset after the last published alert
+    {p}publisher             lease of the one process publishing alerts
 
 Redis Cluster is not supported: the apply script touches keys of many slots.
 """
@@ -39,6 +46,29 @@ class Keys:
     @property
     def globals(self) -> str:
         return f"{self.prefix}g"
+
+    def open_set(self, unit: str, state: str) -> str:
+        return f"{self.prefix}o:{unit}:{state}"
+
+    @property
+    def open(self) -> str:
+        return f"{self.prefix}open"
+
+    @property
+    def timer(self) -> str:
+        return f"{self.prefix}timer"
+
+    @property
+    def outbox(self) -> str:
+        return f"{self.prefix}outbox"
+
+    @property
+    def alerts_pos(self) -> str:
+        return f"{self.prefix}alerts_pos"
+
+    @property
+    def publisher(self) -> str:
+        return f"{self.prefix}publisher"
 
     @property
     def watermarks(self) -> str:

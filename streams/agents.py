@@ -1,4 +1,4 @@
-"""The Faust agent: a thin adapter from Kafka batches to ``BatchApplier``.
+"""Faust agents and timers: thin adapters from Kafka to the appliers.
 
 Acknowledgement happens when ``take_events`` moves past a batch, so the batch
 body must not return before its effects are in Redis: Redis outages and bugs
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timezone
 
 import faust
 import orjson
@@ -17,7 +18,10 @@ import redis.asyncio as aioredis
 
 from chiso.redis_keys import Keys
 from chiso.settings import Settings
+from processors.calendar import WorkingCalendar
+from streams.alerts import AlertPublisher
 from streams.apply import BatchApplier, RawMessage
+from streams.deadlines import DeadlineTimer
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,20 @@ log = logging.getLogger(__name__)
 def register_agents(app: faust.App, settings: Settings) -> None:
     events = app.topic(settings.events_topic, partitions=settings.partitions)
     dead_letters = app.topic(settings.dlq_topic, partitions=settings.partitions)
-    applier: BatchApplier | None = None
+    calendar = WorkingCalendar(settings.calendar.to_config())
+    keys = Keys(settings.redis_prefix)
+    fixed_now = settings.now
+
+    def now() -> datetime:
+        return fixed_now if fixed_now is not None else datetime.now(timezone.utc)
+
+    parts: dict = {}
+
+    def redis_client() -> aioredis.Redis:
+        # Created lazily, inside the worker's event loop.
+        if "redis" not in parts:
+            parts["redis"] = aioredis.from_url(settings.redis or "redis://127.0.0.1:6379/0")
+        return parts["redis"]
 
     async def send_dead_letters(records: list[dict]) -> None:
         futures = [
@@ -36,27 +53,35 @@ def register_agents(app: faust.App, settings: Settings) -> None:
 
     @app.agent(events, name="apply-dossier-events")
     async def apply_dossier_events(stream: faust.Stream) -> None:
-        nonlocal applier
-        if applier is None:
-            client = aioredis.from_url(settings.redis or "redis://127.0.0.1:6379/0")
-            applier = BatchApplier(client, Keys(settings.redis_prefix), send_dead_letters)
+        applier = BatchApplier(redis_client(), keys, send_dead_letters, calendar, now)
         async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             messages = [
                 RawMessage(e.message.topic, e.message.partition, e.message.offset, e.message.value)
                 for e in batch
             ]
-            await apply_until_done(applier, messages)
+            await retry_until_done(lambda: applier.apply(messages), f"a batch of {len(messages)} messages")
+
+    @app.timer(interval=1.0, name="deadlines")
+    async def deadlines() -> None:
+        if "timer" not in parts:
+            parts["timer"] = DeadlineTimer(redis_client(), keys, calendar, now)
+            parts["publisher"] = AlertPublisher(redis_client(), keys, settings.kafka, settings.alerts_topic)
+        try:
+            await parts["timer"].tick()
+            await parts["publisher"].run_once()
+        except Exception:  # noqa: BLE001 - the next tick retries; state is in Redis
+            log.exception("deadline tick failed")
 
 
-async def apply_until_done(applier: BatchApplier, messages: list[RawMessage]) -> None:
+async def retry_until_done(step, what: str) -> None:
     delay = 0.2
     while True:
         try:
-            await applier.apply(messages)
+            await step()
             return
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - anything else must stall, not skip, the batch
-            log.exception("applying a batch of %d messages failed; retrying in %.1fs", len(messages), delay)
+            log.exception("applying %s failed; retrying in %.1fs", what, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

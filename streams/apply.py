@@ -28,51 +28,15 @@ from typing import Awaitable, Callable, Sequence
 import redis.asyncio as aioredis
 
 from chiso.redis_keys import Keys, watermark_field
+from processors.calendar import WorkingCalendar
 from processors.dossier_update import DossierState, DossierUpdate, apply_events
 from processors.events import Event, InvalidEvent, decode_event, raw_text
 from processors.measures import GLOBAL_UNIT
 from processors.windows import bucket_levels
+from streams.deadlines import open_args, split_blob
+from streams.redis_scripts import APPLY
 
 log = logging.getLogger(__name__)
-
-# ARGV: globals-key, wm-key, units-key, years-key, applied-at-key, now,
-#   n_wm, (field, expected, new)*, n_dossiers, (key, expected_version, blob)*,
-#   n_incr, (key, field, delta)*, n_units, unit*, n_years, year*
-APPLY_LUA = """
-local p = 7
-local wm_key = ARGV[2]
-local n_wm = tonumber(ARGV[p]); p = p + 1
-local wm_at = p
-for i = 1, n_wm do
-  if (redis.call('HGET', wm_key, ARGV[p]) or '-1') ~= ARGV[p + 1] then return -1 end
-  p = p + 3
-end
-local n_d = tonumber(ARGV[p]); p = p + 1
-local d_at = p
-for i = 1, n_d do
-  local head = redis.call('GETRANGE', ARGV[p], 0, 24)
-  if (string.match(head, '^(%d+)|') or '0') ~= ARGV[p + 1] then return -2 end
-  p = p + 3
-end
-for i = 0, n_wm - 1 do
-  redis.call('HSET', wm_key, ARGV[wm_at + 3 * i], ARGV[wm_at + 3 * i + 2])
-end
-for i = 0, n_d - 1 do
-  redis.call('SET', ARGV[d_at + 3 * i], ARGV[d_at + 3 * i + 2])
-end
-local n_i = tonumber(ARGV[p]); p = p + 1
-for i = 1, n_i do
-  redis.call('HINCRBY', ARGV[p], ARGV[p + 1], ARGV[p + 2])
-  p = p + 3
-end
-local n_u = tonumber(ARGV[p]); p = p + 1
-for i = 1, n_u do redis.call('SADD', ARGV[3], ARGV[p]); p = p + 1 end
-local n_y = tonumber(ARGV[p]); p = p + 1
-for i = 1, n_y do redis.call('SADD', ARGV[4], ARGV[p]); p = p + 1 end
-redis.call('SET', ARGV[5], ARGV[6])
-return 1
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class RawMessage:
@@ -96,11 +60,16 @@ SendDeadLetters = Callable[[list[dict]], Awaitable[None]]
 
 
 class BatchApplier:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, send_dead_letters: SendDeadLetters) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, keys: Keys, send_dead_letters: SendDeadLetters,
+        calendar: WorkingCalendar, now: Callable[[], datetime],
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.send_dead_letters = send_dead_letters
-        self._script = redis.register_script(APPLY_LUA)
+        self.calendar = calendar
+        self.now = now
+        self._script = redis.register_script(APPLY)
 
     async def apply(self, messages: Sequence[RawMessage]) -> BatchResult:
         decoded = [(m, decode_event(m.value)) for m in messages]
@@ -134,7 +103,7 @@ class BatchApplier:
             replies = await pipe.execute()
         watermarks = {f: int(v) if v is not None else -1 for f, v in zip(wm_fields, replies[0])}
         blobs = dict(zip(dossier_ids, replies[1:]))
-        return build_plan(k, decoded, watermarks, blobs)
+        return build_plan(k, decoded, watermarks, blobs, self.calendar, self.now())
 
 
 @dataclass
@@ -150,6 +119,8 @@ def build_plan(
     decoded: list[tuple[RawMessage, Event | InvalidEvent]],
     watermarks: dict[str, int],
     blobs: dict[str, bytes | None],
+    calendar: WorkingCalendar,
+    now: datetime,
 ) -> _Plan:
     result = BatchResult()
     new_wm: dict[str, int] = dict(watermarks)
@@ -175,11 +146,12 @@ def build_plan(
             per_dossier[ev.dossier_id].append(ev)
 
     dossier_args: list = []
+    open_updates: list = []
     counters: dict[tuple[str, str], int] = defaultdict(int)
     units: set[str] = set()
     years: set[str] = set()
     for dossier_id, events in per_dossier.items():
-        state = DossierState.loads(_body(blobs.get(dossier_id)))
+        state = DossierState.loads(split_blob(blobs.get(dossier_id))[1])
         update = apply_events(dossier_id, state, events)
         result.duplicates += update.duplicates
         if not update.changed:
@@ -190,6 +162,8 @@ def build_plan(
             globals_delta[f"ev:{e.type}"] += 1
         dossier_args += [k.dossier(dossier_id), str(state.version),
                          f"{update.state.version}|".encode() + update.state.dumps()]
+        assert update.facts is not None
+        open_updates += open_args(dossier_id, update.facts, now, calendar)
         for (unit, day, name), n in update.delta.items():
             if unit == GLOBAL_UNIT:
                 globals_delta[name] += n
@@ -204,7 +178,7 @@ def build_plan(
     changed_wm = [f for f in sorted(new_wm) if new_wm[f] != watermarks[f]]
     if not changed_wm:
         return _Plan(result, dead_letters, [], False)
-    args: list = [k.globals, k.watermarks, k.units, k.years, k.applied_at, f"{time.time():.3f}"]
+    args: list = [k.globals, k.watermarks, k.units, k.years, k.applied_at, f"{time.time():.3f}", k.prefix]
     args.append(len(changed_wm))
     for f in changed_wm:
         args += [f, str(watermarks[f]), str(new_wm[f])]
@@ -219,11 +193,6 @@ def build_plan(
     args += sorted(units)
     args.append(len(years))
     args += sorted(years)
+    args.append(len(open_updates) // 7)
+    args += open_updates
     return _Plan(result, dead_letters, args, True)
-
-
-def _body(blob: bytes | None) -> bytes | None:
-    """Strip the "{version}|" head of a stored dossier."""
-    if not blob:
-        return None
-    return blob.split(b"|", 1)[1]

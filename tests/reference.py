@@ -228,3 +228,22 @@ def index_of(m: dict[str, int]) -> dict:
     if score is not None:
         band = "excellent" if score >= 90 else "good" if score >= 80 else "fair" if score >= 70 else "average" if score >= 50 else "weak"
     return {"ratios": ratios, "score": score, "band": band, "groups": points}
+
+
+def open_state(d: RefDossier, now: datetime, working_time_s, threshold_s: float) -> tuple[str | None, bool]:
+    """kpis.md §8 for one dossier: (state or None when not open, overdue without apology)."""
+    r = d.r
+    if r is None or instant(r["occurred_at"]) > now:
+        return None, False
+    t = d.t
+    if t is not None and instant(t["occurred_at"]) <= now:
+        return None, False
+    due, paused = d.clock(as_of=now, inclusive=True)
+    eff = d.effective(due, paused, now)
+    if now > eff:
+        return "overdue", not any(e["type"] == "apology_issued" for e in d.events)
+    if paused is not None:
+        return "paused", False
+    if working_time_s(now, eff) <= threshold_s:
+        return "nearing_due", False
+    return "not_due", False

@@ -1,0 +1,171 @@
+"""Publishing `dossier-alerts` exactly once.
+
+Alerts are queued in a Redis outbox by the same atomic script that changes a
+dossier's state. One process at a time (a Redis lease) moves them to Kafka:
+
+1. produce the head of the outbox and wait for the broker's acknowledgement;
+2. atomically (and only while still holding the lease) drop those entries from
+   the outbox and record the topic positions reached.
+
+A crash between 1 and 2 leaves published alerts in the outbox. So a process
+that takes the lease first reads the alerts topic from the recorded positions to
+its true end and drops every outbox entry found there: nothing is sent twice,
+and nothing queued is lost. (The true end is found by fetching, not from the
+broker's end offsets, which the embedded broker under-reports.)
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import orjson
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from chiso.redis_keys import Keys
+
+log = logging.getLogger(__name__)
+
+LEASE_MS = 15000
+
+# KEYS: lease. ARGV: token, ttl_ms. Take a free lease or renew our own.
+ACQUIRE = """
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return cur == ARGV[1] and 1 or 2
+end
+return 0
+"""
+
+# KEYS: lease, outbox, positions, globals. ARGV: token, n_published, n_pos, (partition, offset)*, n_states, state*
+COMMIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
+local p = 3
+local n_pos = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_pos do
+  redis.call('HSET', KEYS[3], ARGV[p], ARGV[p + 1]); p = p + 2
+end
+local n_s = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_s do redis.call('HINCRBY', KEYS[4], 'alerts:' .. ARGV[p], 1); p = p + 1 end
+return 1
+"""
+
+
+class AlertPublisher:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, bootstrap: str, topic: str, batch: int = 500) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.batch = batch
+        self.token = uuid.uuid4().hex
+        self._producer: AIOKafkaProducer | None = None
+        self._recovered = False
+        self._acquire = redis.register_script(ACQUIRE)
+        self._commit = redis.register_script(COMMIT)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def run_once(self) -> int:
+        """Publish what the outbox holds, if we hold the lease; returns how many."""
+        held = await self._acquire(keys=[self.keys.publisher], args=[self.token, LEASE_MS])
+        if held == 0:
+            self._recovered = False  # someone else publishes; recover again if we take over
+            return 0
+        if held == 2 or not self._recovered:
+            await self._recover()
+            self._recovered = True
+        entries = await self.redis.lrange(self.keys.outbox, 0, self.batch - 1)
+        if not entries:
+            return 0
+        producer = await self._get_producer()
+        positions: dict[int, int] = {}
+        futures = [await producer.send(self.topic, key=_dossier_key(e), value=e) for e in entries]
+        for fut in futures:
+            md = await fut
+            positions[md.partition] = max(positions.get(md.partition, 0), md.offset + 1)
+        states = [_state_of(e) for e in entries]
+        args: list = [self.token, len(entries), len(positions)]
+        for partition, offset in sorted(positions.items()):
+            args += [partition, offset]
+        args += [len(states), *states]
+        ok = await self._commit(keys=[self.keys.publisher, self.keys.outbox, self.keys.alerts_pos, self.keys.globals], args=args)
+        if not ok:
+            # Lost the lease mid-way: the next holder's recovery drops what we sent.
+            log.warning("alert publisher lost its lease after producing %d alerts", len(entries))
+            self._recovered = False
+        return len(entries)
+
+    async def _get_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+            await self._producer.start()
+        return self._producer
+
+    async def _recover(self) -> None:
+        start = {int(k): int(v) for k, v in (await self.redis.hgetall(self.keys.alerts_pos)).items()}
+        published = await read_to_end(self.bootstrap, self.topic, start)
+        if not published:
+            return
+        pending = set(await self.redis.lrange(self.keys.outbox, 0, -1))
+        found = [value for value in published if value in pending]
+        positions: dict[int, int] = dict(start)
+        for value, (partition, offset) in published.items():
+            positions[partition] = max(positions.get(partition, 0), offset + 1)
+        pipe = self.redis.pipeline(transaction=True)
+        for value in found:
+            pipe.lrem(self.keys.outbox, 1, value)
+            pipe.hincrby(self.keys.globals, f"alerts:{_state_of(value)}", 1)
+        if positions:
+            pipe.hset(self.keys.alerts_pos, mapping={str(p): o for p, o in positions.items()})
+        await pipe.execute()
+        if found:
+            log.info("recovered %d alerts published before a crash", len(found))
+
+
+async def read_to_end(bootstrap: str, topic: str, start: dict[int, int]) -> dict[bytes, tuple[int, int]]:
+    """Values on the topic from the given positions (else the beginning) to the
+    true end, with their (partition, offset)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                fetch_max_wait_ms=100, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer.topics()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return {}
+        consumer.assign(tps)
+        begins = await consumer.beginning_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, max(start.get(tp.partition, 0), begins[tp]))
+        found: dict[bytes, tuple[int, int]] = {}
+        empty_polls = 0
+        while empty_polls < 3:  # the position reached by fetching is the true end
+            got = await consumer.getmany(timeout_ms=200, max_records=10000)
+            if not any(got.values()):
+                empty_polls += 1
+                continue
+            empty_polls = 0
+            for tp, records in got.items():
+                for r in records:
+                    found[r.value] = (tp.partition, r.offset)
+        return found
+    finally:
+        await consumer.stop()
+
+
+def _dossier_key(entry: bytes) -> bytes:
+    return orjson.loads(entry)["dossier_id"].encode()
+
+
+def _state_of(entry: bytes) -> str:
+    return orjson.loads(entry)["state"]
