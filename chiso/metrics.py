@@ -24,7 +24,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from chiso.queries import OPEN_COUNTED, Queries
+from processors.events import EVENT_TYPES, INVALID_REASONS
 from processors.index import index
+from processors.open_state import ALERT_STATES
 from processors.measures import MEASURES
 from processors.timeutil import local_date
 from processors.windows import named_window
@@ -103,18 +105,15 @@ class ChisoCollector(Collector):
         yield self._open_dossiers(catalogue, with_data)
 
         g = store.globals()
-        events = CounterMetricFamily("dvc_events", "Accepted events (duplicates excluded)", labels=["type"])
-        invalid = CounterMetricFamily("dvc_events_invalid", "Invalid events sent to the dead-letter topic", labels=["reason"])
-        for key, value in sorted(g.items()):
-            if key.startswith("ev:"):
-                events.add_metric([key[3:]], value)
-            elif key.startswith("inv:"):
-                invalid.add_metric([key[4:]], value)
+        # Every known label value from 0, so that the first occurrence is an increase.
+        events = _counter_family("dvc_events", "Accepted events (duplicates excluded)", "type", EVENT_TYPES, g, "ev:")
+        invalid = _counter_family("dvc_events_invalid", "Invalid events sent to the dead-letter topic", "reason", INVALID_REASONS, g, "inv:")
+        alerts = _counter_family("dvc_alerts_sent", "Deadline alerts published to dossier-alerts", "state", ALERT_STATES, g, "alerts:")
         dup = CounterMetricFamily("dvc_events_duplicate", "Events whose event_id was already known")
         dup.add_metric([], g.get("dup", 0))
         orphans = GaugeMetricFamily("dvc_orphan_dossiers", "Dossiers with events but no reception yet")
         orphans.add_metric([], g.get("orphans", 0))
-        yield from (events, invalid, dup, orphans)
+        yield from (events, invalid, alerts, dup, orphans)
 
         applied = store.applied_at()
         if applied is not None:
@@ -149,6 +148,15 @@ class ChisoCollector(Collector):
             for state in OPEN_COUNTED:
                 family.add_metric([u.unit_id, state], total.get(state, 0))
         return family
+
+
+def _counter_family(name: str, doc: str, label: str, known: tuple[str, ...], g: dict[str, int], prefix: str) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=[label])
+    values = {k: 0 for k in known}
+    values.update({key[len(prefix):]: v for key, v in g.items() if key.startswith(prefix)})
+    for k, v in sorted(values.items()):
+        family.add_metric([k], v)
+    return family
 
 
 def build_registry(collector: ChisoCollector) -> CollectorRegistry:
