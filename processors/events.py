@@ -43,7 +43,24 @@ _INSTANT_FIELDS = ("occurred_at", "due_at")
 _SCHEMA = json.loads(
     resources.files("processors").joinpath("schema/dossier-event.schema.json").read_text("utf-8")
 )
-_validate = fastjsonschema.compile(_SCHEMA)
+
+
+def _required_by_type(schema: dict) -> dict[str, tuple[str, ...]]:
+    """The schema's ``allOf: [{if: type == X, then: required [...]}]`` as a table.
+
+    fastjsonschema evaluates each ``if`` by raising and catching an exception, ~4
+    per event and most of the validation time; checking the table after a schema
+    pass without ``allOf`` is the same rule, read from the same file, 5x faster.
+    """
+    table: dict[str, tuple[str, ...]] = {}
+    for rule in schema.get("allOf", []):
+        kind = rule["if"]["properties"]["type"]["const"]
+        table[kind] = tuple(rule["then"]["required"])
+    return table
+
+
+_REQUIRED_BY_TYPE = _required_by_type(_SCHEMA)
+_validate = fastjsonschema.compile({k: v for k, v in _SCHEMA.items() if k != "allOf"})
 
 _RULE_REASONS = {
     "required": "missing_field",
@@ -105,6 +122,9 @@ def event_from_dict(obj: Any) -> Event | InvalidEvent:
         if exc.rule == "enum" and exc.path == ["data", "type"]:
             reason = "unknown_type"
         return InvalidEvent(reason, exc.message)
+    missing = [f for f in _REQUIRED_BY_TYPE.get(obj["type"], ()) if f not in obj]
+    if missing:
+        return InvalidEvent("missing_field", f"data must contain {missing} properties for type {obj['type']!r}")
     instants: dict[str, datetime] = {}
     for field in _INSTANT_FIELDS:
         text = obj.get(field)

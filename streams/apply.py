@@ -147,9 +147,7 @@ def build_plan(
 
     dossier_args: list = []
     open_updates: list = []
-    counters: dict[tuple[str, str], int] = defaultdict(int)
-    units: set[str] = set()
-    years: set[str] = set()
+    cells: dict[tuple[str, str, str], int] = defaultdict(int)
     for dossier_id, events in per_dossier.items():
         state = DossierState.loads(split_blob(blobs.get(dossier_id))[1])
         update = apply_events(dossier_id, state, events)
@@ -164,14 +162,23 @@ def build_plan(
                          f"{update.state.version}|".encode() + update.state.dumps()]
         assert update.facts is not None
         open_updates += open_args(dossier_id, update.facts, now, calendar)
-        for (unit, day, name), n in update.delta.items():
-            if unit == GLOBAL_UNIT:
-                globals_delta[name] += n
-                continue
-            units.add(unit)
-            for bucket in bucket_levels(day):
-                counters[(k.counters(unit, bucket), name)] += n
-            years.add(day[:4])
+        for cell, n in update.delta.items():
+            cells[cell] += n
+    # Sum the batch's cells first: many dossiers share a unit and a day, so each
+    # distinct cell is expanded into its day, month and year buckets only once.
+    counters: dict[tuple[str, str], int] = defaultdict(int)
+    units: set[str] = set()
+    years: set[str] = set()
+    for (unit, day, name), n in cells.items():
+        if not n:
+            continue
+        if unit == GLOBAL_UNIT:
+            globals_delta[name] += n
+            continue
+        units.add(unit)
+        years.add(day[:4])
+        for bucket in bucket_levels(day):
+            counters[(k.counters(unit, bucket), name)] += n
     if result.duplicates:
         globals_delta["dup"] += result.duplicates
 
