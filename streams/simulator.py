@@ -204,8 +204,8 @@ class SimConfig:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.dossiers_per_working_day) and self.dossiers_per_working_day >= 0):
             raise ValueError("dossiers_per_working_day must be a finite number >= 0")
-        shares = {k: v for k, v in vars(self).items() if isinstance(v, float) and k != "dossiers_per_working_day"}
-        for name, value in shares.items():
+        for name in _SHARE_FIELDS:
+            value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}")
         if self.channel_online + self.channel_postal > 1.0:
@@ -214,6 +214,12 @@ class SimConfig:
             raise ValueError("online_service_mix is three non-negative shares (full, partial, none)")
         if self.withdrawn_share + self.rejected_share > 1.0:
             raise ValueError("withdrawn_share + rejected_share must not exceed 1")
+
+
+_SHARE_FIELDS = tuple(
+    name for name in SimConfig.__dataclass_fields__
+    if name not in ("dossiers_per_working_day", "online_service_mix", "source")
+)
 
 
 # -- office time ------------------------------------------------------------------
@@ -236,6 +242,7 @@ class OfficeTime:
         self._offsets: dict[int, int | None] = {}  # hour since epoch -> UTC offset (s)
         self._prefixes: dict[int, str] = {}  # local day number -> "YYYY-MM-DDT"
         self._suffixes: dict[int, str] = {}  # offset (s) -> "+07:00"
+        self._dues: dict[tuple[int, int], int] = {}  # (day number, working days) -> due
         # Day table from a day number on: (office seconds of the days before, periods).
         self._cum_origin = 0
         self._cum: list[tuple[int, tuple[tuple[int, int], ...]]] = []
@@ -379,7 +386,11 @@ class OfficeTime:
     def due_after(self, ts: int, days: int) -> int:
         """The appointment: end of office hours on the days-th working day after
         the local date of ts (the example in events.md: Fri 08:12 + 5 -> next Fri 17:00)."""
-        return self.day_end(self.working_day_after(self.local_date(ts), max(days, 1)))
+        key = (self._day_number(ts), days)
+        due = self._dues.get(key)
+        if due is None:
+            due = self._dues[key] = self.day_end(self.working_day_after(self.local_date(ts), max(days, 1)))
+        return due
 
     def random_instant(self, rng: random.Random, d: date) -> int:
         """A reception instant on working day d: uniform within office hours, the
@@ -645,8 +656,10 @@ class Simulator:
 
     ``start`` is the origin of simulated time: dossiers arrive from then on, and
     none is open before it (start some days before the first ``until`` to warm up
-    the open dossiers). Arrivals follow the calendar's working days and office
-    hours; each dossier's whole lifecycle is planned when it arrives.
+    the open dossiers). ``stop``, when given, ends the arrivals (the dossiers
+    already in go on to their end): a finite run. Arrivals follow the calendar's
+    working days and office hours; each dossier's whole lifecycle is planned when
+    it arrives.
     """
 
     # Relative arrivals by weekday (Mon..Sun; a make-up Saturday counts as 1).
@@ -660,9 +673,11 @@ class Simulator:
         config: SimConfig = SimConfig(),
         *,
         start: datetime,
+        stop: datetime | None = None,
     ) -> None:
-        if start.tzinfo is None or start.utcoffset() is None:
-            raise ValueError("start must be time-zone aware")
+        for name, value in (("start", start), ("stop", stop)):
+            if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+                raise ValueError(f"{name} must be time-zone aware")
         self.seed = seed
         self.config = config
         self.office = OfficeTime(calendar)
@@ -671,6 +686,7 @@ class Simulator:
             raise ValueError("no unit takes dossiers (all weights are 0)")
         self._cum_weights = list(accumulate(u.weight for u in self._units))
         self._start = int(math.ceil(start.timestamp()))
+        self._stop = int(math.ceil(stop.timestamp())) if stop is not None else None
         self._next_day = self.office.local_date(self._start)
         self._heap: list[tuple[int, str, dict]] = []
         self._derive_rates()
@@ -719,7 +735,8 @@ class Simulator:
         # A day's arrivals are all planned at once; every event of a later day
         # happens at or after that day's midnight, hence not before ``until``.
         while self.office.midnight(self._next_day) < limit:
-            self._arrive(self._next_day)
+            if self._stop is None or self.office.midnight(self._next_day) < self._stop:
+                self._arrive(self._next_day)
             self._next_day += ONE_DAY
         out = []
         heap = self._heap
@@ -742,8 +759,8 @@ class Simulator:
         for at, ui in arrivals:
             seq[ui] = seq.get(ui, 0) + 1
             plan = self._plan(rng, self._units[ui], at, f"-{stamp}-{seq[ui]:04d}")
-            if at < self._start:
-                continue  # drawn all the same, so that the rest does not depend on start
+            if at < self._start or (self._stop is not None and at >= self._stop):
+                continue  # drawn all the same, so that the others do not depend on start
             for ts, ev in timed_events(plan, self.office, self.config.source):
                 heapq.heappush(self._heap, (ts, ev["event_id"], ev))
 

@@ -145,8 +145,9 @@ def _weighted_sample(rng: random.Random, items: Sequence[int], k: int,
         raise ValueError(f"cannot pick {k} of {len(items)}")
     if k <= 0:
         return set()
-    keys = ((math.log(1.0 - rng.random()) / weight(i), i) for i in items)
-    return {i for _, i in heapq.nlargest(k, keys)}
+    keys = [(math.log(1.0 - rng.random()) / weight(i), i) for i in items]
+    keys.sort(reverse=True)
+    return {i for _, i in keys[:k]}
 
 
 def _largest_remainder(total: int, weights: Sequence[float]) -> list[int]:
