@@ -80,7 +80,10 @@ class Settings(BaseSettings):
     batch_within_s: float = 0.25
     session_timeout_s: float = 10.0  # Tansu makes a first group join wait half of it
     state_dir: Path = Field(default_factory=default_state_dir)
-    simulate_rate: float = 20.0      # events per second of the built-in simulator
+    simulate_rate: float = 20.0      # at most this many live events per second from the simulator
+    # Demo scale: Quảng Nam received ~1,672 dossiers a working day; a tenth keeps the
+    # embedded broker's memory (never freed) modest for a long-running demo.
+    simulate_dossiers_per_day: float = 170.0
     simulate_seed: int = 766
     metrics_windows: list[str] = ["today", "7d", "30d", "mtd", "qtd", "ytd", "all"]
     ingest_token: SecretStr | None = None
