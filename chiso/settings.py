@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     simulate_dossiers_per_day: float = 170.0
     simulate_seed: int = 766
     metrics_windows: list[str] = ["today", "7d", "30d", "mtd", "qtd", "ytd", "all"]
-    ingest_token: SecretStr | None = None
+    ingest_token: SecretStr | None = None  # bearer token for POST /api/v1/events
+    ingest_allow_anonymous: bool = False   # only for local use: ingest without a token
+    ingest_max_bytes: int = 5_000_000
     calendar: CalendarSettings = CalendarSettings()
     index: IndexSettings = IndexSettings()
 

@@ -1,0 +1,133 @@
+"""`POST /api/v1/events`: how a one-stop system (iGate…) pushes events.
+
+Body: a JSON array of events, or NDJSON (one event a line). Each event gets a
+result (accepted, or invalid with its reason). Every event, invalid ones
+included, is produced to the input topic keyed by its dossier_id, and the answer
+(202) comes only after the broker acknowledged all of them: invalid events then
+reach the dead-letter topic through the worker like any other input, so nothing
+sent is ever lost, and nothing invalid is ever counted.
+
+Security: a bearer token (CHISO_INGEST_TOKEN). Without one the endpoint stays
+off unless CHISO_INGEST_ALLOW_ANONYMOUS=true (for local use only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chiso.settings import Settings
+from processors.events import InvalidEvent, event_from_dict
+
+log = logging.getLogger(__name__)
+
+
+class IngestError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def split_body(body: bytes) -> list[tuple[bytes, object]]:
+    """(raw value, decoded JSON or an exception) per event, in order."""
+    text = body.strip()
+    if not text:
+        raise IngestError(400, "empty body: send a JSON array of events or NDJSON")
+    if text.startswith(b"["):
+        try:
+            items = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise IngestError(400, f"body is not a valid JSON array: {exc}") from None
+        return [(orjson.dumps(item), item) for item in items]
+    out: list[tuple[bytes, object]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            out.append((line, orjson.loads(line)))
+        except orjson.JSONDecodeError as exc:
+            out.append((line, exc))
+    return out
+
+
+def check_auth(request: Request, settings: Settings) -> None:
+    token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
+    if token is None:
+        if settings.ingest_allow_anonymous:
+            return
+        raise IngestError(403, "ingest is disabled: set CHISO_INGEST_TOKEN (or CHISO_INGEST_ALLOW_ANONYMOUS=true for local use)")
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise IngestError(401, "missing or wrong bearer token")
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise IngestError(413, f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise IngestError(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class Ingest:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                if not self.settings.kafka:
+                    raise IngestError(503, "no Kafka configured")
+                producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka, acks="all", linger_ms=2,
+                                            max_batch_size=512 * 1024)
+                await producer.start()
+                self._producer = producer
+            return self._producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def handle(self, request: Request) -> Response:
+        from chiso.api import JSON, error
+
+        try:
+            check_auth(request, self.settings)
+            body = await read_limited(request, self.settings.ingest_max_bytes)
+            items = split_body(body)
+            results = []
+            keyed: list[tuple[bytes | None, bytes]] = []
+            for index, (raw, decoded) in enumerate(items):
+                checked = InvalidEvent("not_json", str(decoded)) if isinstance(decoded, Exception) else event_from_dict(decoded)
+                if isinstance(checked, InvalidEvent):
+                    results.append({"index": index, "status": "invalid", "reason": checked.reason, "detail": checked.detail})
+                    dossier = decoded.get("dossier_id") if isinstance(decoded, dict) else None
+                    keyed.append((dossier.encode() if isinstance(dossier, str) else None, raw))
+                else:
+                    results.append({"index": index, "status": "accepted", "event_id": checked.event_id})
+                    keyed.append((checked.dossier_id.encode(), raw))
+            producer = await self.producer()
+            futures = [await producer.send(self.settings.events_topic, key=k, value=v) for k, v in keyed]
+            await asyncio.gather(*futures)  # acknowledged by the broker
+        except IngestError as exc:
+            return error(exc.status, str(exc))
+        except Exception as exc:  # the broker is down: the client must retry
+            log.exception("ingest failed")
+            return error(503, f"events not stored, retry: {type(exc).__name__}: {exc}")
+        accepted = sum(1 for r in results if r["status"] == "accepted")
+        return JSON({"accepted": accepted, "invalid": len(results) - accepted, "results": results}, status_code=202)
