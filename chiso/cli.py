@@ -114,6 +114,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                speedup=args.speedup, scenario=args.scenario, limit=args.limit)
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    import os
+
+    if args.action == "build":
+        from dashboards.build import main as build_main
+
+        return build_main([]) or 0
+    from dashboards.push import push_dashboards
+
+    token = args.token or os.environ.get("GRAFANA_TOKEN")
+    if not token:
+        sys.exit("chiso: give --token or set GRAFANA_TOKEN (a Grafana service-account token)")
+    for result in push_dashboards(args.url, token, args.folder):
+        print(f"{result.get('status', '?')}: {result.get('uid')} v{result.get('version')} {result.get('url', '')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chiso", description="Live public-service index from dossier events")
     sub = p.add_subparsers(dest="command", required=True)
@@ -143,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", dest="date_to", required=True, help="last date, YYYY-MM-DD")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("dashboards", help="build the Grafana dashboards, or push them to a Grafana")
+    s.add_argument("action", choices=["push", "build"])
+    s.add_argument("--url", default="http://localhost:3000", help="Grafana base URL (push)")
+    s.add_argument("--token", default=None, help="service-account token (or GRAFANA_TOKEN; the env keeps it out of `ps`)")
+    s.add_argument("--folder", default="Chỉ số phục vụ", help="folder title (push)")
+    s.set_defaults(func=cmd_dashboards)
 
     s = sub.add_parser("worker", help="run one stream worker process")
     s.set_defaults(func=cmd_worker)

@@ -184,3 +184,13 @@ def test_command_line(grafana, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert all(f"success: {uid} v1" in out for uid in DASHBOARDS)
     assert set(grafana.dashboards) == set(DASHBOARDS)
+
+
+def test_chiso_dashboards_push(grafana, capsys):
+    from chiso.cli import main
+
+    assert main(["dashboards", "push", "--url", grafana.url, "--token", TOKEN]) == 0
+    out = capsys.readouterr().out
+    assert all(f"success: {uid} v1" in out for uid in DASHBOARDS)
+    assert set(grafana.dashboards) == set(DASHBOARDS)
+    assert all(r["headers"].get("Authorization") == f"Bearer {TOKEN}" for r in grafana.requests)
