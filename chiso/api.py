@@ -15,13 +15,14 @@ from typing import Any, Callable
 
 import orjson
 import redis
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chiso.exposition import CONTENT_TYPE, render_registry
+from chiso.ingest import Ingest
 from chiso.lag import LagProbe, lag_by_partition
 from chiso.metrics import ChisoCollector, build_registry
 from chiso.queries import LISTABLE_STATES, Queries, Store, UnknownUnit
@@ -196,8 +197,7 @@ async def current_lag(ctx: Context) -> dict[int, int]:
 
 
 def metrics(request: Request) -> Response:
-    registry = request.app.state.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(render_registry(request.app.state.registry), media_type=CONTENT_TYPE)
 
 
 async def not_found(request: Request, exc: HTTPException) -> Response:
@@ -216,6 +216,7 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
 
     probe = LagProbe(settings.kafka, settings.events_topic) if settings.kafka else None
     ctx = Context(settings, queries, now, probe)
+    ingest = Ingest(settings)
 
     async def refresh_lag_forever() -> None:
         # Keeps dvc_consumer_lag_messages current without probing Kafka inside a scrape.
@@ -234,8 +235,10 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
                 task.cancel()
             if probe:
                 await probe.stop()
+            await ingest.stop()
 
     routes = [
+        Route("/api/v1/events", ingest.handle, methods=["POST"]),
         Route("/api/v1/kpis", kpis),
         Route("/api/v1/report", report),
         Route("/api/v1/open", open_dossiers),
@@ -250,6 +253,6 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
     app.state.ctx = ctx
     app.state.registry = build_registry(
-        ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag)
+        ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag, levels=settings.metrics_levels)
     )
     return app

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from chiso.exposition import RowsFamily
 from chiso.queries import OPEN_COUNTED, Queries
 from processors.events import EVENT_TYPES, INVALID_REASONS
 from processors.index import index
@@ -37,9 +38,11 @@ class ChisoCollector(Collector):
         self, queries: Queries, windows: list[str], now: Callable[[], datetime],
         lag: Callable[[], dict[int, int] | None] = lambda: None,
         extra: Callable[[], Iterator] = lambda: iter(()),
+        levels: list[str] | None = None,
     ) -> None:
         self.queries = queries
         self.windows = windows
+        self.levels = set(levels or ())  # empty: every level
         self.now = now
         self.lag = lag
         self.extra = extra
@@ -70,20 +73,18 @@ class ChisoCollector(Collector):
             info.add_metric([u.unit_id, u.name, u.parent_id or "", u.level], 1)
         yield info
 
-        ratio = GaugeMetricFamily("dvc_kpi_ratio", "KPI ratio of a unit's subtree over a window", labels=["unit", "kpi", "window"])
-        measure = GaugeMetricFamily("dvc_kpi_measure", "Dossier count of a unit's subtree over a window", labels=["unit", "measure", "window"])
-        score = GaugeMetricFamily("dvc_index_score", "Service index score (0-100)", labels=["unit", "window"])
-        points = GaugeMetricFamily("dvc_index_points", "Points of one index group", labels=["unit", "group", "window"])
+        ratio = RowsFamily("dvc_kpi_ratio", "KPI ratio of a unit's subtree over a window", ["unit", "kpi", "window"])
+        measure = RowsFamily("dvc_kpi_measure", "Dossier count of a unit's subtree over a window", ["unit", "measure", "window"])
+        score = RowsFamily("dvc_index_score", "Service index score (0-100)", ["unit", "window"])
+        points = RowsFamily("dvc_index_points", "Points of one index group", ["unit", "group", "window"])
 
         today = local_date(self.now())
         windows = [named_window(w, today) for w in self.windows]
         with_data = sorted(store.seen_units() & {u.unit_id for u in units})
-        # One round trip: each unit's own counters for every window, then roll up.
-        own: dict[str, list[Counter[str]]] = {u: [] for u in with_data}
-        per_unit = [store.sum_ranges([u], [(w.start, w.end) for w in windows]) for u in with_data] if with_data else []
-        for u, sums in zip(with_data, per_unit):
-            own[u] = sums
-        for u in units:
+        # Each unit's own counters for every window, summed in Redis; then roll up.
+        own = store.window_sums(with_data, [(w.start, w.end) for w in windows]) if with_data else {}
+        exported = [u for u in units if not self.levels or u.level in self.levels]
+        for u in exported:
             members = [m for m in catalogue.subtree(u.unit_id) if m in own]
             for wi, w in enumerate(windows):
                 total: Counter[str] = Counter()
@@ -91,16 +92,17 @@ class ChisoCollector(Collector):
                     total.update(own[m][wi])
                 ms = {name: total.get(name, 0) for name in MEASURES}
                 answer = index(ms, q.index_config)
+                wname = w.name or ""
                 for name, value in ms.items():
-                    measure.add_metric([u.unit_id, name, w.name or ""], value)
+                    measure.add((u.unit_id, name, wname), value)
                 for kpi, value in answer["ratios"].items():
                     if value is not None:
-                        ratio.add_metric([u.unit_id, kpi, w.name or ""], value)
+                        ratio.add((u.unit_id, kpi, wname), value)
                 if answer["index"]["score"] is not None:
-                    score.add_metric([u.unit_id, w.name or ""], answer["index"]["score"])
+                    score.add((u.unit_id, wname), answer["index"]["score"])
                 for group, value in answer["index"]["groups"].items():
                     if value is not None:
-                        points.add_metric([u.unit_id, group, w.name or ""], value)
+                        points.add((u.unit_id, group, wname), value)
         yield from (ratio, measure, score, points)
         yield self._open_dossiers(catalogue, with_data)
 
@@ -128,7 +130,7 @@ class ChisoCollector(Collector):
             yield lag_metric
 
 
-    def _open_dossiers(self, catalogue, with_data: list[str]) -> GaugeMetricFamily:
+    def _open_dossiers(self, catalogue, with_data: list[str]) -> RowsFamily:
         """Open dossiers by state now, per unit subtree (pending transitions included)."""
         store = self.queries.store
         own = {u: Counter(c) for u, c in store.open_counts(with_data).items()}
@@ -139,14 +141,14 @@ class ChisoCollector(Collector):
             if unit is not None and unit in own:
                 own[unit][actual.state] += 1
                 own[unit]["overdue_no_apology"] += int(actual.no_apology)
-        family = GaugeMetricFamily("dvc_open_dossiers", "Open dossiers now, by state, of a unit's subtree", labels=["unit", "state"])
+        family = RowsFamily("dvc_open_dossiers", "Open dossiers now, by state, of a unit's subtree", ["unit", "state"])
         for u in catalogue.all():
             total: Counter[str] = Counter()
             for m in catalogue.subtree(u.unit_id):
                 if m in own:
                     total.update(own[m])
             for state in OPEN_COUNTED:
-                family.add_metric([u.unit_id, state], total.get(state, 0))
+                family.add((u.unit_id, state), total.get(state, 0))
         return family
 
 

@@ -9,14 +9,15 @@ variables win over the file.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from processors.calendar import CalendarConfig
 from processors.index import IndexConfig
@@ -85,12 +86,35 @@ class Settings(BaseSettings):
     # embedded broker's memory (never freed) modest for a long-running demo.
     simulate_dossiers_per_day: float = 170.0
     simulate_seed: int = 766
-    metrics_windows: list[str] = ["today", "7d", "30d", "mtd", "qtd", "ytd", "all"]
+    # What /metrics exports per unit: windows, and unit levels (empty: every level).
+    # A national deployment limits these to bound the number of series.
+    metrics_windows: Annotated[list[str], NoDecode] = ["today", "7d", "30d", "mtd", "qtd", "ytd", "all"]
+    metrics_levels: Annotated[list[str], NoDecode] = []
     ingest_token: SecretStr | None = None  # bearer token for POST /api/v1/events
     ingest_allow_anonymous: bool = False   # only for local use: ingest without a token
     ingest_max_bytes: int = 5_000_000
     calendar: CalendarSettings = CalendarSettings()
     index: IndexSettings = IndexSettings()
+
+    @field_validator("metrics_windows", "metrics_levels", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """Accept "30d,ytd" as well as a JSON list from the environment."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("metrics_windows")
+    @classmethod
+    def _known_windows(cls, value: list[str]) -> list[str]:
+        from processors.windows import WINDOW_NAMES
+
+        unknown = [w for w in value if w not in WINDOW_NAMES]
+        if unknown:
+            raise ValueError(f"unknown windows {unknown}; expected some of {', '.join(WINDOW_NAMES)}")
+        return value
 
     @field_validator("now")
     @classmethod
