@@ -78,3 +78,13 @@ def test_secrets_never_print(monkeypatch) -> None:
     s = Settings()
     assert s.ingest_token.get_secret_value() == "top-secret-token"
     assert "top-secret-token" not in repr(s) and "top-secret-token" not in str(s.redacted())
+
+
+def test_the_shipped_example_settings_file_loads(monkeypatch) -> None:
+    from pathlib import Path
+
+    monkeypatch.setenv("CHISO_SETTINGS", str(Path(__file__).resolve().parents[2] / "deploy" / "chiso.example.toml"))
+    s = Settings()
+    assert s.metrics_windows == ["today", "30d", "ytd"]
+    assert s.calendar.to_config().warning_threshold_s == 7.5 * 3600
+    assert s.index.to_config().maxima["digitization"] == 22
