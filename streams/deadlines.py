@@ -54,10 +54,13 @@ class DeadlineTimer:
         self.batch = batch
         self._script = redis.register_script(TRANSITION)
 
-    async def tick(self) -> int:
-        """Move every dossier whose transition time has come; returns how many."""
+    async def tick(self, max_batches: int | None = None) -> int:
+        """Move the dossiers whose transition time has come (all of them, or at
+        most ``max_batches`` batches); returns how many."""
         moved = 0
-        while True:
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            batches += 1
             now = self.now()
             ids = await self.redis.zrangebyscore(self.keys.timer, "-inf", now.timestamp(), start=0, num=self.batch)
             if not ids:
@@ -73,6 +76,7 @@ class DeadlineTimer:
             moved += await self._script(args=args)
             if len(ids) < self.batch:
                 return moved
+        return moved
 
 
 def split_blob(blob: bytes | None) -> tuple[int, bytes | None]:
