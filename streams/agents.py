@@ -37,6 +37,7 @@ def register_agents(app: faust.App, settings: Settings) -> None:
         return fixed_now if fixed_now is not None else datetime.now(timezone.utc)
 
     parts: dict = {}
+    _close_on_shutdown(app, parts)
 
     def redis_client() -> aioredis.Redis:
         # Created lazily, inside the worker's event loop.
@@ -71,6 +72,15 @@ def register_agents(app: faust.App, settings: Settings) -> None:
             await parts["publisher"].run_once()
         except Exception:  # noqa: BLE001 - the next tick retries; state is in Redis
             log.exception("deadline tick failed")
+
+
+def _close_on_shutdown(app: faust.App, parts: dict) -> None:
+    @app.on_before_shutdown.connect
+    async def close(app: faust.App, **kwargs) -> None:  # noqa: ARG001 - signal signature
+        if "publisher" in parts:
+            await parts["publisher"].stop()
+        if "redis" in parts:
+            await parts["redis"].aclose()
 
 
 async def retry_until_done(step, what: str) -> None:
