@@ -131,6 +131,16 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_csv(args: argparse.Namespace) -> int:
+    from streams.csv_import import run
+
+    settings = None
+    if not args.dry_run:
+        settings = _settings()
+        _need(settings, "kafka")
+    return run(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chiso", description="Live public-service index from dossier events")
     sub = p.add_subparsers(dest="command", required=True)
@@ -153,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--rate", type=float, default=None, help="at most this many events per second")
     s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("import-csv", help="turn a one-stop system's dossier export (CSV) into events (docs/csv-import.md)")
+    s.add_argument("file", help="the CSV file, or - for stdin")
+    s.add_argument("--mapping", default=None, help="column mapping TOML (default: the built-in iGate mapping)")
+    s.add_argument("--dry-run", action="store_true", help="print the events as JSON Lines instead of sending them")
+    s.add_argument("--unit-prefix", default=None, help="put before every unit id, e.g. dng-")
+    s.add_argument("--delimiter", default=None, help="cell delimiter (default: guessed from the header: , ; tab |)")
+    s.add_argument("--encoding", default="utf-8", help="file encoding (default utf-8, BOM or not; e.g. cp1258)")
+    s.set_defaults(func=cmd_import_csv)
 
     s = sub.add_parser("report", help="print the period report (báo cáo tình hình giải quyết TTHC)")
     s.add_argument("--unit", default=None, help="unit id (default: all units)")
