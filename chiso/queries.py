@@ -286,14 +286,22 @@ class Queries:
         if parent is not None and parent not in cat:
             raise UnknownUnit(parent)
         children = cat.children(parent) if parent is not None else cat.roots()
+        seen = self.store.seen_units()
+        with_data = [u.unit_id for u in cat.all() if u.unit_id in seen]
+        own = self.store.window_sums(with_data, [(window.start, window.end)]) if with_data else {}
         items = []
         for child in children:
-            answer = self.kpis(child.unit_id, window)
+            total: Counter[str] = Counter()
+            for member in cat.subtree(child.unit_id):
+                if member in own:
+                    total.update(own[member][0])
+            measures = {m: total.get(m, 0) for m in MEASURES}
+            answer = index(measures, self.index_config)
             items.append({
                 "unit": child.unit_id, "name": child.name, "level": child.level, "known": child.known,
                 "score": answer["index"]["score"], "band": answer["index"]["band"],
                 "groups": answer["index"]["groups"], "ratios": answer["ratios"],
-                "received": answer["measures"]["received"], "resolved": answer["measures"]["resolved"],
+                "received": measures["received"], "resolved": measures["resolved"],
             })
         items.sort(key=lambda i: (i["score"] is None, -(i["score"] or 0.0), i["unit"]))
         for rank, item in enumerate(items, start=1):

@@ -100,6 +100,24 @@ def assert_matches_reference(stack, events: list[dict]) -> None:
                 assert {k: v for k, v in rep.items() if k not in ("unit", "from", "to")} == {k: want.get(k, 0) for k in rep if k not in ("unit", "from", "to")}
 
 
+def assert_ranking_matches_reference(stack, events: list[dict]) -> None:
+    dossiers = ref.group(events)
+    for window, (lo, hi) in (("30d", NAMED["30d"]), ("all", NAMED["all"])):
+        answer = stack.http.get("/api/v1/ranking", params={"parent": "dng", "window": window}).json()
+        catalogue = UnitCatalogue.from_path(sample_units_path())
+        assert [i["unit"] for i in answer["items"]] != [] and len(answer["items"]) == len(catalogue.children("dng"))
+        for item in answer["items"]:
+            expected = ref.index_of(ref.measures(dossiers, set(catalogue.subtree(item["unit"])), ref.dates_between(lo, hi)))
+            assert item["score"] == (pytest.approx(expected["score"]) if expected["score"] is not None else None), item["unit"]
+            assert item["band"] == expected["band"]
+        scores = [i["score"] for i in answer["items"] if i["score"] is not None]
+        assert scores == sorted(scores, reverse=True)
+        assert [i["rank"] for i in answer["items"]] == list(range(1, len(answer["items"]) + 1))
+    roots = stack.http.get("/api/v1/ranking", params={"window": "all"}).json()["items"]
+    assert {i["unit"] for i in roots} == {"dng", "unknown-unit"}
+    assert stack.http.get("/api/v1/ranking", params={"parent": "nope"}).status_code == 404
+
+
 def metric_samples(stack) -> dict[tuple[str, tuple], float]:
     text = stack.http.get("/metrics").text
     out = {}
@@ -143,6 +161,7 @@ def test_every_answer_equals_the_batch_reference(make_stack) -> None:
     send(stack, messages)
     stack.wait_ready()
     assert_matches_reference(stack, events)
+    assert_ranking_matches_reference(stack, events)
     assert_event_counters(stack, events, messages)
 
 
