@@ -1,8 +1,8 @@
 """The Redis layout, in one place, shared by the stream worker (writes) and the
 HTTP server and exporter (reads).
 
-    {p}d:{dossier_id}        string "{version}|{json}": the dossier's event set and
-                             the contribution it last applied (DossierState)
+    {p}d:{dossier_id}        string "{version}|{deflated json}": the dossier's event
+                             set and the contribution it last applied (DossierState)
     {p}a:{unit}:{bucket}     hash field -> count; bucket = YYYY-MM-DD | YYYY-MM | YYYY
     {p}units                 set of unit ids that have counters
     {p}years                 set of years that hold any dated counter
