@@ -31,6 +31,15 @@ class RowsFamily(Metric):
         self.rows.append((values, value))
 
 
+class BlocksFamily(Metric):
+    """A gauge family whose sample lines are already rendered (``render_rows``),
+    e.g. kept per unit between scrapes. Rendered by ``render`` only."""
+
+    def __init__(self, name: str, documentation: str, blocks: list[str]) -> None:
+        super().__init__(name, documentation, "gauge")
+        self.blocks = blocks
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
@@ -48,22 +57,10 @@ def render(families: Iterable[Metric]) -> bytes:
         doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
         out.append(f"# HELP {name} {doc}\n# TYPE {name} {family.type}\n")
         if isinstance(family, RowsFamily):
-            # label="value" fragments, built once per distinct value of each label
-            caches: list[dict[str, str]] = [{} for _ in family.label_names]
-            names = family.label_names
-            values_cache: dict[float, str] = {}
-            append = out.append
-            for values, value in family.rows:
-                parts = []
-                for i, raw in enumerate(values):
-                    frag = caches[i].get(raw)
-                    if frag is None:
-                        frag = caches[i][raw] = f'{names[i]}="{_escape(raw)}"'
-                    parts.append(frag)
-                v = values_cache.get(value)
-                if v is None:
-                    v = values_cache[value] = _value(value)
-                append(f"{name}{{{','.join(parts)}}} {v}\n")
+            out.append(render_rows(family))
+            continue
+        if isinstance(family, BlocksFamily):
+            out.extend(family.blocks)
             continue
         for s in family.samples:
             if s.labels:
@@ -72,6 +69,28 @@ def render(families: Iterable[Metric]) -> bytes:
             else:
                 out.append(f"{s.name} {_value(s.value)}\n")
     return "".join(out).encode("utf-8")
+
+
+def render_rows(family: RowsFamily) -> str:
+    """The sample lines of a RowsFamily (no HELP/TYPE header)."""
+    # label="value" fragments, built once per distinct value of each label
+    caches: list[dict[str, str]] = [{} for _ in family.label_names]
+    names = family.label_names
+    values_cache: dict[float, str] = {}
+    lines: list[str] = []
+    append = lines.append
+    for values, value in family.rows:
+        parts = []
+        for i, raw in enumerate(values):
+            frag = caches[i].get(raw)
+            if frag is None:
+                frag = caches[i][raw] = f'{names[i]}="{_escape(raw)}"'
+            parts.append(frag)
+        v = values_cache.get(value)
+        if v is None:
+            v = values_cache[value] = _value(value)
+        append(f"{family.name}{{{','.join(parts)}}} {v}\n")
+    return "".join(lines)
 
 
 def render_registry(registry: CollectorRegistry) -> bytes:

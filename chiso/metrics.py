@@ -14,6 +14,7 @@ Example output::
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -23,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from chiso.exposition import RowsFamily
+from chiso.exposition import BlocksFamily, RowsFamily, render_rows
 from chiso.queries import OPEN_COUNTED, Queries
 from processors.events import EVENT_TYPES, INVALID_REASONS
 from processors.index import index
@@ -43,6 +44,7 @@ class ChisoCollector(Collector):
         self.queries = queries
         self.windows = windows
         self.levels = set(levels or ())  # empty: every level
+        self._kpis = KpiBlocks(queries, windows, self.levels)
         self.now = now
         self.lag = lag
         self.extra = extra
@@ -73,37 +75,9 @@ class ChisoCollector(Collector):
             info.add_metric([u.unit_id, u.name, u.parent_id or "", u.level], 1)
         yield info
 
-        ratio = RowsFamily("dvc_kpi_ratio", "KPI ratio of a unit's subtree over a window", ["unit", "kpi", "window"])
-        measure = RowsFamily("dvc_kpi_measure", "Dossier count of a unit's subtree over a window", ["unit", "measure", "window"])
-        score = RowsFamily("dvc_index_score", "Service index score (0-100)", ["unit", "window"])
-        points = RowsFamily("dvc_index_points", "Points of one index group", ["unit", "group", "window"])
-
         today = local_date(self.now())
-        windows = [named_window(w, today) for w in self.windows]
         with_data = sorted(store.seen_units() & {u.unit_id for u in units})
-        # Each unit's own counters for every window, summed in Redis; then roll up.
-        own = store.window_sums(with_data, [(w.start, w.end) for w in windows]) if with_data else {}
-        exported = [u for u in units if not self.levels or u.level in self.levels]
-        for u in exported:
-            members = [m for m in catalogue.subtree(u.unit_id) if m in own]
-            for wi, w in enumerate(windows):
-                total: Counter[str] = Counter()
-                for m in members:
-                    total.update(own[m][wi])
-                ms = {name: total.get(name, 0) for name in MEASURES}
-                answer = index(ms, q.index_config)
-                wname = w.name or ""
-                for name, value in ms.items():
-                    measure.add((u.unit_id, name, wname), value)
-                for kpi, value in answer["ratios"].items():
-                    if value is not None:
-                        ratio.add((u.unit_id, kpi, wname), value)
-                if answer["index"]["score"] is not None:
-                    score.add((u.unit_id, wname), answer["index"]["score"])
-                for group, value in answer["index"]["groups"].items():
-                    if value is not None:
-                        points.add((u.unit_id, group, wname), value)
-        yield from (ratio, measure, score, points)
+        yield from self._kpis.families(catalogue, today, with_data)
         yield self._open_dossiers(catalogue, with_data)
 
         g = store.globals()
@@ -150,6 +124,95 @@ class ChisoCollector(Collector):
             for state in OPEN_COUNTED:
                 family.add((u.unit_id, state), total.get(state, 0))
         return family
+
+
+_KPI_FAMILIES = (
+    ("dvc_kpi_ratio", "KPI ratio of a unit's subtree over a window", ("unit", "kpi", "window")),
+    ("dvc_kpi_measure", "Dossier count of a unit's subtree over a window", ("unit", "measure", "window")),
+    ("dvc_index_score", "Service index score (0-100)", ("unit", "window")),
+    ("dvc_index_points", "Points of one index group", ("unit", "group", "window")),
+)
+
+
+class KpiBlocks:
+    """The per-unit KPI families, kept between scrapes as rendered text per unit.
+
+    A scrape reads the change feed (streams/redis_scripts.py) and re-reads and
+    re-renders only the units whose counters changed since the last scrape, and
+    their ancestors (their subtree totals changed). A new day, other windows or a
+    changed catalogue rebuild everything. What is shown is always what Redis
+    holds at the start of the scrape.
+    """
+
+    def __init__(self, queries: Queries, windows: list[str], levels: set[str]) -> None:
+        self.queries = queries
+        self.window_names = windows
+        self.levels = levels
+        self._key: tuple | None = None
+        self._seq = 0
+        self._own: dict[str, list[Counter[str]]] = {}
+        self._blocks: dict[str, tuple[str, str, str, str]] = {}
+        self._lock = threading.Lock()  # scrapes run in a thread pool
+
+    def families(self, catalogue, today, with_data: list[str]) -> list[BlocksFamily]:
+        with self._lock:
+            return self._families(catalogue, today, with_data)
+
+    def _families(self, catalogue, today, with_data: list[str]) -> list[BlocksFamily]:
+        store = self.queries.store
+        windows = [named_window(w, today) for w in self.window_names]
+        ranges = [(w.start, w.end) for w in windows]
+        key = (today, tuple(self.window_names), tuple(sorted(u.unit_id for u in catalogue.all())))
+        seq, unit_seq = store.change_feed()  # read before the sums: a later change is seen next time
+        if key != self._key:
+            self._own = store.window_sums(with_data, ranges) if with_data else {}
+            self._blocks = {}
+            dirty = {u.unit_id for u in catalogue.all()}
+        else:
+            changed = [u for u, s in unit_seq.items() if s > self._seq and u in catalogue]
+            if changed:
+                self._own.update(store.window_sums(changed, ranges))
+            dirty = set()
+            for u in changed:
+                while u is not None and u not in dirty:
+                    dirty.add(u)
+                    unit = catalogue.get(u)
+                    u = unit.parent_id if unit is not None else None
+        self._key, self._seq = key, seq
+        for uid in dirty:
+            unit = catalogue.get(uid)
+            if unit is None or (self.levels and unit.level not in self.levels):
+                continue
+            members = [m for m in catalogue.subtree(uid) if m in self._own]
+            totals = []
+            for wi in range(len(windows)):
+                total: Counter[str] = Counter()
+                for m in members:
+                    total.update(self._own[m][wi])
+                totals.append(total)
+            self._blocks[uid] = self._render(uid, windows, totals)
+        order = [u.unit_id for u in catalogue.all() if u.unit_id in self._blocks]
+        return [BlocksFamily(name, doc, [self._blocks[u][i] for u in order])
+                for i, (name, doc, _) in enumerate(_KPI_FAMILIES)]
+
+    def _render(self, uid: str, windows, totals: list[Counter[str]]) -> tuple[str, str, str, str]:
+        rows = [RowsFamily(name, doc, labels) for name, doc, labels in _KPI_FAMILIES]
+        ratio, measure, score, points = rows
+        for w, total in zip(windows, totals):
+            ms = {name: total.get(name, 0) for name in MEASURES}
+            answer = index(ms, self.queries.index_config)
+            wname = w.name or ""
+            for name, value in ms.items():
+                measure.add((uid, name, wname), value)
+            for kpi, value in answer["ratios"].items():
+                if value is not None:
+                    ratio.add((uid, kpi, wname), value)
+            if answer["index"]["score"] is not None:
+                score.add((uid, wname), answer["index"]["score"])
+            for group, value in answer["index"]["groups"].items():
+                if value is not None:
+                    points.add((uid, group, wname), value)
+        return tuple(render_rows(f) for f in rows)  # type: ignore[return-value]
 
 
 def _counter_family(name: str, doc: str, label: str, known: tuple[str, ...], g: dict[str, int], prefix: str) -> CounterMetricFamily:

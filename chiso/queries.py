@@ -72,6 +72,25 @@ return out
 """
 
 
+OPEN_COUNTED = (*STATES, "overdue_no_apology")
+
+# ARGV: prefix, n_states, state*, unit*. Returns JSON {unit: [count per state]}:
+# one reply instead of units x states (5,000 ZCARD replies cost ~0.3 s to parse).
+OPEN_COUNTS_LUA = """
+local prefix = ARGV[1]
+local n_s = tonumber(ARGV[2])
+local out = {}
+for u = 3 + n_s, #ARGV do
+  local counts = {}
+  for s = 1, n_s do
+    counts[s] = redis.call('ZCARD', prefix .. 'o:' .. ARGV[u] .. ':' .. ARGV[2 + s])
+  end
+  out[ARGV[u]] = counts
+end
+return cjson.encode(out)
+"""
+
+
 class Store:
     """Thin, synchronous access to the counters (Starlette runs it in a thread pool)."""
 
@@ -81,6 +100,7 @@ class Store:
         self.r = client
         self.k = keys
         self._sum_windows = client.register_script(SUM_WINDOWS_LUA)
+        self._open_counts = client.register_script(OPEN_COUNTS_LUA)
 
     def window_sums(self, units: list[str], ranges: list[tuple[date, date]]) -> dict[str, list[Counter[str]]]:
         """Per unit, the counters summed over each (start, end) range, computed
@@ -100,14 +120,25 @@ class Store:
                 out[unit] = [Counter({k: int(v) for k, v in w.items()}) for w in orjson.loads(encoded)]
         return out
 
+    def change_feed(self) -> tuple[int, dict[str, int]]:
+        """(current sequence, unit -> sequence of its last counter change)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.get(self.k.seq)
+        pipe.hgetall(self.k.unit_seq)
+        seq, per_unit = pipe.execute()
+        return int(seq or 0), {u.decode(): int(v) for u, v in per_unit.items()}
+
     def open_counts(self, units: list[str]) -> dict[str, dict[str, int]]:
         """Per unit, the stored size of each open-state set."""
-        pipe = self.r.pipeline(transaction=False)
-        for u in units:
-            for state in OPEN_COUNTED:
-                pipe.zcard(self.k.open_set(u, state))
-        replies = iter(pipe.execute())
-        return {u: {state: next(replies) for state in OPEN_COUNTED} for u in units}
+        out: dict[str, dict[str, int]] = {}
+        for i in range(0, len(units), 500):
+            chunk = units[i:i + 500]
+            if not chunk:
+                continue
+            counts = orjson.loads(self._open_counts(args=[self.k.prefix, len(OPEN_COUNTED), *OPEN_COUNTED, *chunk]))
+            for u in chunk:
+                out[u] = dict(zip(OPEN_COUNTED, counts.get(u, [0] * len(OPEN_COUNTED))))
+        return out
 
     def open_members(self, units: list[str], state: str) -> list[str]:
         pipe = self.r.pipeline(transaction=False)
@@ -174,7 +205,6 @@ class Store:
         return out
 
 
-OPEN_COUNTED = (*STATES, "overdue_no_apology")
 LISTABLE_STATES = ("overdue", "nearing_due", "paused", "not_due")
 
 

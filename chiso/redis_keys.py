@@ -9,6 +9,8 @@ HTTP server and exporter (reads).
     {p}g                     hash of global counters: orphans, dup, ev:{type}, inv:{reason}
     {p}wm                    hash "{topic}:{partition}" -> last applied offset
     {p}applied_at            unix time of the last applied batch
+    {p}seq, {p}unit_seq      change feed: a counter bumped by every batch that changes
+                             counters, and per unit the value at its last change
     {p}open                  hash dossier -> JSON [unit, state, no_apology, alerted states]
     {p}o:{unit}:{state}      sorted set of the unit's open dossiers in that state
                              (state also overdue_no_apology), score = effective due
@@ -49,6 +51,14 @@ class Keys:
 
     def open_set(self, unit: str, state: str) -> str:
         return f"{self.prefix}o:{unit}:{state}"
+
+    @property
+    def seq(self) -> str:
+        return f"{self.prefix}seq"
+
+    @property
+    def unit_seq(self) -> str:
+        return f"{self.prefix}unit_seq"
 
     @property
     def open(self) -> str:

@@ -72,7 +72,16 @@ for i = 1, n_i do
   p = p + 3
 end
 local n_u = tonumber(ARGV[p]); p = p + 1
-for i = 1, n_u do redis.call('SADD', ARGV[3], ARGV[p]); p = p + 1 end
+if n_u > 0 then
+  -- change feed for readers that cache per unit (the exporter): which units
+  -- changed after which sequence number
+  local seq = redis.call('INCR', ARGV[7] .. 'seq')
+  for i = 1, n_u do
+    redis.call('SADD', ARGV[3], ARGV[p])
+    redis.call('HSET', ARGV[7] .. 'unit_seq', ARGV[p], seq)
+    p = p + 1
+  end
+end
 local n_y = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_y do redis.call('SADD', ARGV[4], ARGV[p]); p = p + 1 end
 local n_o = tonumber(ARGV[p]); p = p + 1

@@ -81,3 +81,39 @@ def test_series_are_bounded_by_the_window_and_level_settings(services) -> None:
             assert (unit, "on_time") not in today_ratios
     assert full["dvc_scrape_duration_seconds"][0][1] >= 0
     assert full["dvc_scrape_errors_total"][0][1] == 0
+
+
+def test_a_scrape_after_new_events_equals_a_fresh_full_scrape(services) -> None:
+    """The exporter keeps rendered units between scrapes and re-reads only the
+    units the change feed names: that must never show anything but a full read."""
+    url = f"redis://127.0.0.1:{services[1].port}/0"
+    prefix = f"y{uuid.uuid4().hex[:6]}:"
+    windows = ["today", "7d", "30d", "ytd", "all"]
+    queries = Queries(Store(redis.Redis.from_url(url), Keys(prefix)), UnitCatalogue.from_csv_text(CATALOGUE))
+    kept = build_registry(ChisoCollector(queries, windows, lambda: NOW))
+
+    def fresh() -> str:
+        q = Queries(Store(redis.Redis.from_url(url), Keys(prefix)), UnitCatalogue.from_csv_text(CATALOGUE))
+        return kpi_lines(render_registry(build_registry(ChisoCollector(q, windows, lambda: NOW))).decode())
+
+    def kpi_lines(text: str) -> str:
+        return "\n".join(sorted(l for l in text.splitlines() if l.startswith(("dvc_kpi", "dvc_index"))))
+
+    async def apply(seed: int, offset: int) -> None:
+        r = aioredis.from_url(url)
+
+        async def no_dead_letters(_):
+            return None
+
+        applier = BatchApplier(r, Keys(prefix), no_dead_letters, WorkingCalendar(), lambda: NOW)
+        await applier.apply([RawMessage("t", 0, offset + i, orjson.dumps(e)) for i, e in enumerate(history(seed, 60))])
+        await r.aclose()
+
+    asyncio.run(apply(71, 0))
+    first = kpi_lines(render_registry(kept).decode())
+    assert first == fresh()
+    asyncio.run(apply(72, 10_000))  # new dossiers, in some units only
+    second = kpi_lines(render_registry(kept).decode())
+    assert second != first
+    assert second == fresh()
+    assert kpi_lines(render_registry(kept).decode()) == second  # nothing changed: same answer
