@@ -28,6 +28,7 @@ from chiso.metrics import ChisoCollector, build_registry
 from chiso.queries import LISTABLE_STATES, Queries, Store, UnknownUnit
 from chiso.redis_keys import Keys
 from chiso.settings import Settings
+from chiso.wall import routes as wall_routes
 from processors.calendar import WorkingCalendar
 from processors.timeutil import local_date
 from processors.units import UnitCatalogue
@@ -248,6 +249,7 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *wall_routes(ctx),
         *(extra_routes or []),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})

@@ -1,30 +1,43 @@
 """The wall's live feed: one poller per server process, fanned out to every display.
 
-Once a second (``CHISO_WALL_POLL_S``) the poller reads one Redis key, the time of
-the last applied batch (``applied_at``). When it moved, or ``CHISO_WALL_REFRESH_S``
-passed (open dossiers age without any event), it rebuilds the snapshot of every
-(unit, window) some display watches, by calling the JSON API in process, and
-pushes only the parts whose JSON changed. The cost is per server and per watched
-(unit, window), not per display: a display costs a queue and the bytes it is sent.
+Every ``CHISO_WALL_POLL_S`` (0.5 s) the poller reads one Redis key, the time of
+the last applied batch (``applied_at``). When it moved, it rebuilds the snapshot
+of every (unit, window, top) some display watches by calling the JSON API in
+process, and pushes each part whose JSON changed as soon as it is computed. The
+parts come in two groups: the fast one (the score and KPIs, open dossiers, the
+ticker, today's trend point) at most every ``CHISO_WALL_FAST_EVERY_S`` (1 s), the
+slow one (the ranking, which reads every child unit) at most every
+``CHISO_WALL_SLOW_EVERY_S`` (3 s). A group whose last rebuild took ``c`` seconds
+also waits ``c / CHISO_WALL_MAX_BUSY``, so that a heavy topic cannot starve the
+API. Without new data everything is rebuilt every ``CHISO_WALL_REFRESH_S``, since
+open dossiers become nearly due and overdue with time; the trend's past dates are
+re-read every ``CHISO_WALL_TREND_FULL_S``.
+
+The cost is per server and per watched topic, not per display: a display costs a
+small queue (the newest unsent part of each kind, so a slow display never piles
+up a backlog) and the bytes it is sent.
 
 Snapshot parts, each one server-sent event (``event: <part>``, ``data: <JSON>``):
 
-``hello``     ``{"version", "unit", "window"}``: the asset version, so that a display
+``hello``     ``{"version", "unit", "window", "top"}``: the asset version, so that a display
               reloads itself after an upgrade.
 ``meta``      the unit: id, name, level, the names of its ancestors, children count.
 ``kpis``      ``/api/v1/kpis?unit=U&window=W`` as the API answers it.
-``ranking``   ``/api/v1/ranking?parent=U&window=W``, each item reduced to what the
-              wall shows.
+``ranking``   ``/api/v1/ranking?parent=U&window=W``: the ``top`` best and the ``top``
+              worst units with a score, each reduced to what the wall shows.
 ``open``      ``/api/v1/open?unit=U``, or ``{"available": false}`` while the server
               has no such endpoint.
 ``dossiers``  ``/api/v1/dossiers?unit=U&state=overdue`` then ``…nearing_due``, each
               item with ``unit_name`` added; or ``{"available": false}``.
-``trend``     the index of each of the last 30 local dates, each day on its own:
-              the score ``/api/v1/kpis?unit=U&from=D&to=D`` answers, computed from the
-              same counters in one Redis round trip.
+``trend``     ``{"days": 30, "rolling": 7, "points": [[date, day, rolling, received]…]}``
+              for the last 30 local dates: ``day`` is the score of that date alone
+              (``/api/v1/kpis?unit=U&from=D&to=D``), ``rolling`` the score of the 7
+              dates ending there (``from=D-6&to=D``), ``received`` that date's
+              receptions; from the same counters, in one Redis round trip.
 ``status``    pipeline health: ``applied_at``, lag, ``stale`` and why; also sent every
               ``CHISO_WALL_HEARTBEAT_S`` as a heartbeat.
-``error``     ``{"error": ...}`` (unknown unit or window); the stream stays open.
+``problem``   ``{"error": ..., "kind": "unit"|"window"}``: an unknown unit or window; the
+              stream stays open. (Not ``error``: EventSource uses that name itself.)
 """
 
 from __future__ import annotations
@@ -36,20 +49,22 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, AsyncIterator
 from urllib.parse import urlencode
 
 import orjson
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chiso.queries import UnknownUnit
 from processors.index import index
 from processors.measures import MEASURES
 from processors.windows import WINDOW_NAMES
 
 log = logging.getLogger(__name__)
 
-PART_ORDER = ("hello", "error", "meta", "kpis", "ranking", "open", "dossiers", "trend", "status")
-TREND_DAYS = 30
+PART_ORDER = ("hello", "problem", "meta", "kpis", "open", "dossiers", "trend", "ranking", "status")
+TREND_DAYS = 30   # points of the trend chart
+ROLLING_DAYS = 7  # the trend's line: the index of the 7 days ending each date
 
 
 class WallSettings(BaseSettings):
@@ -57,7 +72,7 @@ class WallSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CHISO_WALL_", extra="ignore")
 
-    poll_s: float = 1.0          # how often the server reads applied_at from Redis
+    poll_s: float = 0.5          # how often the server reads applied_at from Redis (one GET)
     refresh_s: float = 15.0      # rebuild at least this often: open dossiers age without events
     lag_every_s: float = 5.0     # how often the consumer lag is probed while displays watch
     stale_after_s: float = 60.0  # events waiting and nothing applied for this long: stale
@@ -67,6 +82,10 @@ class WallSettings(BaseSettings):
     window: str = "30d"          # default window of the wall
     ticker: int = 15             # most urgent dossiers shown per state (overdue, nearing due)
     top: int = 10                # units in each of the best and worst lists
+    fast_every_s: float = 1.0    # score, open dossiers, today's trend point: at most this often
+    slow_every_s: float = 3.0    # the ranking: at most this often
+    max_busy: float = 0.5        # and a group at most every (cost of its last rebuild / max_busy) s
+    trend_full_s: float = 60.0   # the trend's dates are all re-read this often; today's on every rebuild
 
 
 def dumps(obj: Any) -> str:
@@ -135,10 +154,33 @@ class Subscriber:
 class Topic:
     unit: str | None
     window: str
+    top: int
     parts: dict[str, str] = field(default_factory=dict)
     subscribers: set[Subscriber] = field(default_factory=set)
-    built_at: float = 0.0
+    # Two groups of parts, rebuilt on their own schedules: "fast" (meta, kpis, open,
+    # dossiers, today's trend point) and "slow" (ranking, the whole trend).
+    fast: "Schedule" = field(default_factory=lambda: Schedule())
+    slow: "Schedule" = field(default_factory=lambda: Schedule())
+    slow_task: asyncio.Task | None = None  # the slow group runs beside the poller
+    trend: list | None = None    # [(date, measures of that date)] for the trend's 36 dates
+    trend_at: float = 0.0        # monotonic time they were all read
+
+
+@dataclass
+class Schedule:
+    built_at: float = 0.0        # monotonic time of the last rebuild
+    cost: float = 0.0            # how long it took (s)
+    dirty: bool = True           # data changed since
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def due(self, every_s: float, settings: "WallSettings", now: float) -> bool:
+        """Rebuild now? When the data changed, no sooner than ``every_s`` after the
+        last rebuild nor than its cost allows (CHISO_WALL_MAX_BUSY); or when the
+        periodic refresh is due."""
+        since = now - self.built_at
+        if since >= settings.refresh_s:
+            return True
+        return self.dirty and since >= max(every_s, self.cost / max(settings.max_busy, 0.01)) - 1e-3
 
 
 class Hub:
@@ -147,16 +189,16 @@ class Hub:
         self.settings = settings
         self.version = version
         self.app = None
-        self.topics: dict[tuple[str | None, str], Topic] = {}
+        self.topics: dict[tuple[str | None, str, int], Topic] = {}
         self.task: asyncio.Task | None = None
         self.status_part: str | None = None  # the last status sent, for new displays
         self.status_key: str | None = None   # the same without the clock fields, to see changes
         self.status_sent_at = 0.0
         self.last_applied: float | None = None
+        self.tick_applied: float | None = None  # applied_at as the poller last saw it
         self.store_error: str | None = None
         self.lag: int | None = None
         self.lag_error: str | None = None
-        self.lag_probed_at = 0.0
         self.started_at = time.time()
         self.last_caught_up = time.time()  # last time the lag was seen at 0 (or the hub started)
         self.idle_since: float | None = None
@@ -168,22 +210,24 @@ class Hub:
         roots = self.ctx.queries.base_catalogue.roots()
         return roots[0].unit_id if len(roots) == 1 else None
 
-    async def subscribe(self, app, unit: str | None, window: str) -> Subscriber:
+    async def subscribe(self, app, unit: str | None, window: str, top: int) -> Subscriber:
         self.app = app
-        key = (unit, window)
+        key = (unit, window, top)
         topic = self.topics.get(key)
         if topic is None:
-            topic = self.topics[key] = Topic(unit, window)
+            topic = self.topics[key] = Topic(unit, window, top)
         sub = Subscriber(topic)
         topic.subscribers.add(sub)
         self.idle_since = None
-        sub.offer("hello", dumps({"version": self.version, "unit": unit, "window": window}))
+        sub.offer("hello", dumps({"version": self.version, "unit": unit, "window": window, "top": top}))
         if not topic.parts:
             await self.rebuild(topic)
+            if topic.slow_task is not None:
+                await asyncio.shield(topic.slow_task)
         for part, data in topic.parts.items():
             sub.offer(part, data)
         if self.status_part is None:
-            await self.refresh_status(force_lag=False)
+            await self.refresh_status()
         if self.status_part is not None:
             sub.offer("status", self.status_part)
         self.ensure_running()
@@ -193,7 +237,9 @@ class Hub:
         topic = sub.topic
         topic.subscribers.discard(sub)
         if not topic.subscribers:
-            self.topics.pop((topic.unit, topic.window), None)
+            self.topics.pop((topic.unit, topic.window, topic.top), None)
+            if topic.slow_task is not None:
+                topic.slow_task.cancel()
         if not self.topics:
             self.idle_since = time.monotonic()
 
@@ -208,6 +254,9 @@ class Hub:
 
     async def run(self) -> None:
         s = self.settings
+        loop = asyncio.get_running_loop()
+        helpers = [loop.create_task(self.lag_forever(), name="wall-lag"),
+                   loop.create_task(self.heartbeat_forever(), name="wall-heartbeat")]
         try:
             while True:
                 await asyncio.sleep(s.poll_s)
@@ -220,18 +269,38 @@ class Hub:
                 except Exception:  # never let one bad tick end the feed
                     log.exception("wall: tick failed")
         finally:
+            for task in helpers:
+                task.cancel()
             self.task = None
+
+    async def lag_forever(self) -> None:
+        """The consumer lag, probed apart from the poller: a slow broker must not
+        delay the numbers."""
+        while True:
+            await self.probe_lag()
+            await asyncio.sleep(self.settings.lag_every_s)
+
+    async def heartbeat_forever(self) -> None:
+        """The status at least every CHISO_WALL_HEARTBEAT_S, however busy the poller."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s / 2)
+            with contextlib.suppress(Exception):
+                await self.refresh_status()
 
     async def tick(self) -> None:
         s = self.settings
-        previous = self.last_applied
         await self.refresh_status()
-        changed = self.last_applied != previous
+        changed = self.last_applied != self.tick_applied
+        self.tick_applied = self.last_applied
         for topic in list(self.topics.values()):
-            if changed or time.monotonic() - topic.built_at >= s.refresh_s or self.store_error:
-                await self.rebuild(topic)
+            if changed or self.store_error is not None:
+                topic.fast.dirty = topic.slow.dirty = True
+            now = time.monotonic()
+            fast, slow = topic.fast.due(s.fast_every_s, s, now), topic.slow.due(s.slow_every_s, s, now)
+            if fast or slow:
+                await self.rebuild(topic, fast=fast, slow=slow)
 
-    async def refresh_status(self, force_lag: bool = True) -> None:
+    async def refresh_status(self) -> None:
         s = self.settings
         now = time.time()
         try:
@@ -239,9 +308,6 @@ class Hub:
             self.store_error = None
         except Exception as exc:
             self.store_error = f"{type(exc).__name__}: {exc}"
-        if force_lag and time.monotonic() - self.lag_probed_at >= s.lag_every_s:
-            self.lag_probed_at = time.monotonic()
-            await self.probe_lag()
         if self.lag == 0:
             self.last_caught_up = now
         progress = max(self.last_applied or 0.0, self.last_caught_up, self.started_at)
@@ -252,16 +318,17 @@ class Hub:
             reason = "broker"
         elif self.lag and now - progress > s.stale_after_s:
             reason = "pipeline"
-        status = {
-            "stale": reason is not None, "reason": reason, "applied_at": self.last_applied,
-            "lag": self.lag, "lag_error": self.lag_error is not None, "stale_after_s": s.stale_after_s,
-        }
+        status = {"stale": reason is not None, "reason": reason, "lag_error": self.lag_error is not None,
+                  "stale_after_s": s.stale_after_s}
+        # Sent when staleness changes, else as the heartbeat: applied_at and the lag
+        # move with every batch, and need not cost a message each.
         key = dumps(status)
         heartbeat_due = time.monotonic() - self.status_sent_at >= s.heartbeat_s
         if key != self.status_key or heartbeat_due or self.status_part is None:
             self.status_key = key
             self.status_sent_at = time.monotonic()
-            self.status_part = dumps({**status, "now": self.ctx.now().isoformat(), "server_time": now})
+            self.status_part = dumps({**status, "applied_at": self.last_applied, "lag": self.lag,
+                                      "now": self.ctx.now().isoformat(), "server_time": now})
             self.broadcast("status", self.status_part)
 
     async def probe_lag(self) -> None:
@@ -283,43 +350,53 @@ class Hub:
 
     # -- snapshots -----------------------------------------------------------------
 
-    async def rebuild(self, topic: Topic) -> None:
-        async with topic.lock:
+    async def rebuild(self, topic: Topic, fast: bool = True, slow: bool = True) -> None:
+        """Recompute the topic's fast parts now, and start its slow ones beside
+        (unless they are being computed already)."""
+        if fast:
+            await self.run_group(topic, topic.fast, self.build_fast(topic))
+        if slow and (topic.slow_task is None or topic.slow_task.done()):
+            topic.slow_task = asyncio.get_running_loop().create_task(
+                self.run_group(topic, topic.slow, self.build_slow(topic)), name="wall-slow")
+
+    async def run_group(self, topic: Topic, schedule: Schedule, parts: AsyncIterator[tuple[str, str]]) -> None:
+        """Push each part whose JSON changed as soon as it is computed."""
+        async with schedule.lock:
+            started = time.monotonic()
+            schedule.dirty = False
             try:
-                parts = await self.build(topic.unit, topic.window)
+                async for part, data in parts:
+                    if topic.parts.get(part) != data:
+                        topic.parts[part] = data
+                        for sub in topic.subscribers:
+                            sub.offer(part, data)
+                self.rebuilds += 1
             except Exception as exc:
                 log.warning("wall: snapshot of %s/%s failed: %s", topic.unit, topic.window, exc)
                 self.store_error = f"{type(exc).__name__}: {exc}"
-                return
             finally:
-                topic.built_at = time.monotonic()
-            self.rebuilds += 1
-            for part, data in parts.items():
-                if topic.parts.get(part) != data:
-                    topic.parts[part] = data
-                    for sub in topic.subscribers:
-                        sub.offer(part, data)
+                schedule.built_at = time.monotonic()
+                schedule.cost = schedule.built_at - started
 
-    async def build(self, unit: str | None, window: str) -> dict[str, str]:
-        app = self.app
+    async def build_fast(self, topic: Topic) -> AsyncIterator[tuple[str, str]]:
+        """meta, kpis, open, dossiers and today's trend point."""
+        app, unit, window, queries = self.app, topic.unit, topic.window, self.ctx.queries
         if window not in WINDOW_NAMES:
-            return {"error": dumps({"error": f"unknown window {window!r}", "kind": "window"})}
+            yield "problem", dumps({"error": f"unknown window {window!r}", "kind": "window"})
+            return
         status, kpis = await call_api(app, "/api/v1/kpis", {"unit": unit, "window": window})
         if status == 404:
-            return {"error": dumps({"error": f"unknown unit {unit!r}", "kind": "unit", "unit": unit})}
+            yield "problem", dumps({"error": f"unknown unit {unit!r}", "kind": "unit", "unit": unit})
+            return
         if status != 200:
             raise RuntimeError(f"/api/v1/kpis answered {status}: {kpis}")
-        catalogue = await asyncio.to_thread(self.ctx.queries.catalogue)
-        parts = {"meta": dumps(self.meta(catalogue, unit)), "kpis": dumps(kpis)}
-
-        status, ranking = await call_api(app, "/api/v1/ranking", {"parent": unit, "window": window})
-        if status != 200:
-            raise RuntimeError(f"/api/v1/ranking answered {status}: {ranking}")
-        parts["ranking"] = dumps({"window": ranking["window"], "items": [slim(i) for i in ranking["items"]]})
+        catalogue = await asyncio.to_thread(queries.catalogue)
+        yield "meta", dumps(self.meta(catalogue, unit))
+        yield "kpis", dumps(kpis)
 
         status, open_ = await call_api(app, "/api/v1/open", {"unit": unit})
         if status == 200:
-            parts["open"] = dumps({"available": True, **open_})
+            yield "open", dumps({"available": True, **open_})
             items = []
             for state in ("overdue", "nearing_due"):
                 status, answer = await call_api(
@@ -329,14 +406,47 @@ class Hub:
                         u = catalogue.get(item.get("unit_id") or "")
                         items.append({**item, "state": item.get("state") or state,
                                       "unit_name": u.name if u else item.get("unit_id")})
-            parts["dossiers"] = dumps({"available": status == 200, "items": items})
-        else:  # the server has no open-dossier endpoints (yet): the wall hides them
-            parts["open"] = dumps({"available": False})
-            parts["dossiers"] = dumps({"available": False, "items": []})
+            yield "dossiers", dumps({"available": status == 200, "items": items})
+        else:  # a server without the open-dossier endpoints: the wall hides those parts
+            yield "open", dumps({"available": False})
+            yield "dossiers", dumps({"available": False, "items": []})
 
-        points = await asyncio.to_thread(daily_scores, self.ctx.queries, unit, self.ctx.today())
-        parts["trend"] = dumps({"basis": "daily", "days": TREND_DAYS, "points": points})
-        return parts
+        today = self.ctx.today()
+        if topic.trend is not None and topic.trend[-1][0] == today:
+            # Only today's measures: past dates change only with late events, which
+            # the slow group's full read catches.
+            topic.trend[-1] = (today, (await asyncio.to_thread(daily_sums, queries, unit, [today]))[0])
+            yield "trend", self.trend_part(topic)
+        else:
+            topic.slow.dirty = True
+
+    async def build_slow(self, topic: Topic) -> AsyncIterator[tuple[str, str]]:
+        """The ranking, and every CHISO_WALL_TREND_FULL_S the trend's 36 dates."""
+        app, unit, window, queries = self.app, topic.unit, topic.window, self.ctx.queries
+        if window not in WINDOW_NAMES:
+            return
+        today = self.ctx.today()
+        if (topic.trend is None or topic.trend[-1][0] != today
+                or time.monotonic() - topic.trend_at >= self.settings.trend_full_s):
+            span = TREND_DAYS + ROLLING_DAYS - 1
+            dates = [today - timedelta(days=span - 1 - i) for i in range(span)]
+            try:
+                sums = await asyncio.to_thread(daily_sums, queries, unit, dates)
+            except UnknownUnit:
+                return
+            topic.trend = list(zip(dates, sums))
+            topic.trend_at = time.monotonic()
+            yield "trend", self.trend_part(topic)
+        status, ranking = await call_api(app, "/api/v1/ranking", {"parent": unit, "window": window})
+        if status == 404:
+            return
+        if status != 200:
+            raise RuntimeError(f"/api/v1/ranking answered {status}: {ranking}")
+        yield "ranking", dumps(best_and_worst(ranking, topic.top))
+
+    def trend_part(self, topic: Topic) -> str:
+        points = trend_points(topic.trend, self.ctx.queries.index_config)
+        return dumps({"days": TREND_DAYS, "rolling": ROLLING_DAYS, "points": points})
 
     def meta(self, catalogue, unit: str | None) -> dict:
         if unit is None:
@@ -355,31 +465,60 @@ class Hub:
 
 
 def slim(item: dict) -> dict:
+    """A ranking item reduced to what the wall shows; ratios rounded to what it
+    can show (0.1 %), so that a change nobody can see is not sent."""
     ratios = item.get("ratios") or {}
+
+    def r(v: float | None, places: int) -> float | None:
+        return None if v is None else round(v, places)
+
     return {
-        "unit": item["unit"], "name": item["name"], "level": item.get("level"), "known": item.get("known", True),
-        "rank": item.get("rank"), "score": item.get("score"), "band": item.get("band"),
-        "on_time": ratios.get("on_time"), "online": ratios.get("online"),
-        "online_payment": ratios.get("online_payment"),
-        "received": item.get("received"), "resolved": item.get("resolved"),
+        "unit": item["unit"], "name": item["name"], "rank": item.get("rank"),
+        "score": r(item.get("score"), 2), "band": item.get("band"),
+        "on_time": r(ratios.get("on_time"), 4), "online": r(ratios.get("online"), 4),
+        "online_payment": r(ratios.get("online_payment"), 4),
     }
 
 
-def daily_scores(queries, unit: str | None, today: date, days: int = TREND_DAYS) -> list[list]:
-    """``[[date, score, band, received], ...]`` for the ``days`` local dates ending
-    today, oldest first: for each date D, the index of D alone, exactly as
-    ``/api/v1/kpis?unit=U&from=D&to=D`` computes it (Queries.kpis), but all dates
-    in one pipelined Redis round trip."""
+def best_and_worst(ranking: dict, top: int) -> dict:
+    """The ``top`` best units with a score, best first, and the ``top`` worst of
+    the others, worst first (the two lists never overlap); how many have a score."""
+    scored = [i for i in ranking["items"] if i.get("score") is not None]
+    rest = scored[top:]
+    return {
+        "window": ranking["window"], "scored": len(scored), "unscored": len(ranking["items"]) - len(scored),
+        "best": [slim(i) for i in scored[:top]], "worst": [slim(i) for i in reversed(rest[-top:])],
+    }
+
+
+def daily_sums(queries, unit: str | None, dates: list[date]) -> list[dict[str, int]]:
+    """The measures of each local date alone, over the unit's subtree, as
+    ``/api/v1/kpis?unit=U&from=D&to=D`` sums them (Queries.kpis), but all dates in
+    one pipelined Redis round trip."""
     units = queries.scope_units(unit, "subtree")
     seen = queries.store.seen_units()
     units = [u for u in units if u in seen]
-    dates = [today - timedelta(days=days - 1 - i) for i in range(days)]
     sums = queries.store.sum_ranges(units, [(d, d) for d in dates])
+    return [{m: total.get(m, 0) for m in MEASURES} for total in sums]
+
+
+def _score(measures: dict[str, int], config) -> float | None:
+    score = index(measures, config)["index"]["score"]
+    return None if score is None or math.isnan(score) else round(score, 4)
+
+
+def trend_points(days: list[tuple[date, dict[str, int]]], config, rolling: int = ROLLING_DAYS) -> list[list]:
+    """``[[date, day score, rolling score, received], ...]`` for all but the first
+    ``rolling - 1`` of ``days`` (consecutive dates, oldest first). The day score
+    is the index of that date alone (``from=D&to=D``); the rolling score that of
+    the ``rolling`` dates ending there (``from=D-6&to=D``): measures add up, so a
+    window's measures are the sum of its dates'. Scores rounded to 0.0001."""
     out = []
-    for d, total in zip(dates, sums):
-        measures = {m: total.get(m, 0) for m in MEASURES}
-        idx = index(measures, queries.index_config)["index"]
-        score = idx["score"]
-        out.append([d.isoformat(), None if score is None or math.isnan(score) else score, idx["band"],
-                    measures["received"]])
+    for i in range(rolling - 1, len(days)):
+        d, own = days[i]
+        window: dict[str, int] = {m: 0 for m in MEASURES}
+        for _, m in days[i - rolling + 1: i + 1]:
+            for k, v in m.items():
+                window[k] += v
+        out.append([d.isoformat(), _score(own, config), _score(window, config), own["received"]])
     return out

@@ -1,7 +1,8 @@
 """The landing page (``/``) and the API documentation page (``/docs``).
 
 ``/docs`` renders ``docs/api.md`` with a deliberately small Markdown subset
-(headings, paragraphs, lists, tables, fenced code, inline code, bold, links):
+(headings, paragraphs, lists, tables, fenced code, inline code, bold, italics,
+links):
 every piece of text is HTML-escaped, and only http(s), relative and fragment
 links become anchors.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 DOCS_CANDIDATES = (
     Path(__file__).resolve().parents[2] / "docs" / "api.md",  # a source checkout / editable install
 )
 
-_INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\[([^\]]+)\]\(([^)\s]+)\)")
+_INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\[([^\]]+)\]\(([^)\s]+)\)|(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])")
 _SAFE_LINK = re.compile(r"^(https?://|/|#|\.{0,2}/?[\w.-]+(\.md|\.html)?(#[\w-]*)?$)")
 
 
@@ -24,8 +26,10 @@ def _inline(text: str) -> str:
     out, pos = [], 0
     for m in _INLINE.finditer(text):
         out.append(html.escape(text[pos:m.start()]))
-        code, bold, label, href = m.groups()
-        if code is not None:
+        code, bold, label, href, em = m.groups()
+        if em is not None:
+            out.append(f"<em>{_inline(em)}</em>")
+        elif code is not None:
             out.append(f"<code>{html.escape(code)}</code>")
         elif bold is not None:
             out.append(f"<strong>{_inline(bold)}</strong>")
@@ -104,7 +108,7 @@ def markdown_to_html(md: str) -> str:
 def page(title: str, body: str, lang: str = "en") -> str:
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
         f"<title>{html.escape(title)}</title>"
         '<link rel="stylesheet" href="/wall/static/fonts.css">'
         '<link rel="stylesheet" href="/wall/static/site.css"></head>'
@@ -141,11 +145,16 @@ LANDING = """
   <ul>
     <li><a href="/api/v1/kpis?window=30d">/api/v1/kpis?window=30d</a></li>
     <li><a href="/api/v1/units">/api/v1/units</a></li>
+    {ranking}
     <li><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a></li>
   </ul>
 </section>
 """
 
 
-def landing_html() -> str:
-    return page("chiso", LANDING, lang="vi")
+def landing_html(root: str | None = None) -> str:
+    ranking = ""
+    if root:
+        href = html.escape(f"/api/v1/ranking?parent={quote(root)}&window=30d", quote=True)
+        ranking = f'<li><a href="{href}">{html.escape(f"/api/v1/ranking?parent={root}&window=30d")}</a></li>'
+    return page("chiso", LANDING.replace("{ranking}", ranking), lang="vi")
