@@ -25,7 +25,7 @@ from processors.timeutil import iso_instant
 from processors.measures import MEASURES
 from processors.report import period_report
 from processors.units import UnitCatalogue
-from processors.windows import MIN_DATE, Window, buckets
+from processors.windows import MAX_DATE, MIN_DATE, Window, buckets
 
 
 class UnknownUnit(LookupError):
@@ -185,24 +185,15 @@ class Store:
 
     def sum_ranges(self, units: Iterable[str], ranges: list[tuple[date, date | None]]) -> list[Counter[str]]:
         """For each (start, end) range (end None: empty), the counters summed over
-        ``units``: one pipelined round trip for all of them."""
-        years = self.years()
+        ``units`` (the sums are made in Redis, see ``window_sums``)."""
         units = list(units)
-        plan = [buckets(start, end, years) if end is not None else [] for start, end in ranges]
-        pipe = self.r.pipeline(transaction=False)
-        for bucket_list in plan:
-            for unit in units:
-                for b in bucket_list:
-                    pipe.hgetall(self.k.counters(unit, b))
-        replies = iter(pipe.execute())
-        out: list[Counter[str]] = []
-        for bucket_list in plan:
-            total: Counter[str] = Counter()
-            for _ in range(len(units) * len(bucket_list)):
-                for field, value in next(replies).items():
-                    total[field.decode()] += int(value)
-            out.append(total)
-        return out
+        real = [(start, end) if end is not None else (MAX_DATE, MIN_DATE) for start, end in ranges]
+        totals: list[Counter[str]] = [Counter() for _ in ranges]
+        if units:
+            for per_range in self.window_sums(units, real).values():
+                for total, part in zip(totals, per_range):
+                    total.update(part)
+        return totals
 
 
 LISTABLE_STATES = ("overdue", "nearing_due", "paused", "not_due")
