@@ -36,6 +36,18 @@ def wait_for_port(port: int, timeout_s: float = 20.0, proc: subprocess.Popen | N
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
 
 
+def stop_process(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @dataclass
 class EmbeddedProcess:
     name: str
@@ -45,13 +57,7 @@ class EmbeddedProcess:
     extra: dict = field(default_factory=dict)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout_s)
 
 
 def start_broker(log_dir: Path, port: int | None = None) -> EmbeddedProcess:

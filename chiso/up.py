@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from chiso.embedded import EmbeddedProcess, start_broker, start_redis
+from chiso.embedded import EmbeddedProcess, start_broker, start_redis, stop_process
 from chiso.settings import Settings
 from streams.topics import ensure_topics
 
@@ -70,14 +70,8 @@ class Child:
         )
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, timeout_s)
 
 
 class Stop(Exception):

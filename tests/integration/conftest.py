@@ -6,10 +6,8 @@ stream worker and HTTP server as real child processes, so they can be killed."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -19,7 +17,7 @@ import pytest
 import redis
 
 from chiso.embedded import EmbeddedProcess, free_port, start_broker, start_redis, wait_for_port
-from chiso.settings import Settings
+from tests.stack import kill_group, settings_from, stop_group, wait_ready
 from streams.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -60,7 +58,7 @@ class Stack:
         if now:
             self.env["CHISO_NOW"] = now
         workdir.mkdir(parents=True, exist_ok=True)
-        self.settings = _settings_from(self.env)
+        self.settings = settings_from(self.env)
         ensure_topics(self.settings)
         self.procs: dict[str, subprocess.Popen] = {}
         self.redis = redis.Redis.from_url(self.settings.redis)
@@ -77,49 +75,18 @@ class Stack:
             wait_for_port(self.port, 30, self.procs[name])
 
     def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_group(self.procs.pop(name))
 
     def stop_all(self) -> None:
         for name in list(self.procs):
-            proc = self.procs.pop(name)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_group(self.procs.pop(name))
         self.http.close()
 
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.workdir.glob("*.log"))
+
     def wait_ready(self, timeout_s: float = 120) -> dict:
-        deadline = time.monotonic() + timeout_s
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                r = self.http.get("/readyz")
-                last = r.json()
-                if r.status_code == 200:
-                    return last
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            time.sleep(0.3)
-        logs = "\n".join((self.workdir / f).read_text()[-3000:] for f in os.listdir(self.workdir) if f.endswith(".log"))
-        raise AssertionError(f"not ready after {timeout_s}s: {last}\n{logs}")
-
-
-def _settings_from(env: dict[str, str]) -> Settings:
-    saved = {k: os.environ.get(k) for k in env if k.startswith("CHISO_")}
-    os.environ.update({k: v for k, v in env.items() if k.startswith("CHISO_")})
-    try:
-        return Settings()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        return wait_ready(self.http, timeout_s, self.logs)
 
 
 @pytest.fixture

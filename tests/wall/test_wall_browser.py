@@ -17,7 +17,6 @@ import csv
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -31,12 +30,13 @@ import orjson
 import pytest
 
 from chiso.embedded import free_port, start_broker, start_redis, wait_for_port
-from chiso.settings import Settings, sample_units_path
+from chiso.settings import sample_units_path
 from processors.calendar import WorkingCalendar
 from processors.units import UnitCatalogue
 from streams.producers import make_producer
 from streams.simulator import SimConfig, Simulator
 from streams.topics import ensure_topics
+from tests.stack import kill_group, settings_from, stop_group, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -99,9 +99,7 @@ class Stack:
             wait_for_port(self.port, 30, self.procs[name])
 
     def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_group(self.procs.pop(name))
 
     def send(self, events: list[dict]) -> None:
         for e in events:
@@ -114,49 +112,18 @@ class Stack:
         return r.json()
 
     def wait_ready(self, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                r = self.http.get("/readyz")
-                last = r.text
-                if r.status_code == 200:
-                    return
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            time.sleep(0.3)
-        raise AssertionError(f"not ready after {timeout_s}s: {last}\n{self.logs()}")
+        wait_ready(self.http, timeout_s, self.logs)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.workdir.glob("*.log"))
 
     def stop(self) -> None:
         for name in list(self.procs):
-            proc = self.procs.pop(name)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_group(self.procs.pop(name))
         self.producer.close()
         self.http.close()
         self.broker.stop()
         self.store.stop()
-
-
-def settings_from(env: dict[str, str]) -> Settings:
-    saved = {k: os.environ.get(k) for k in env if k.startswith("CHISO_")}
-    os.environ.update({k: v for k, v in env.items() if k.startswith("CHISO_")})
-    try:
-        return Settings()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def catalogue_with_evil_unit() -> str:
