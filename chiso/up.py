@@ -10,7 +10,6 @@ embedded services go to ``<state_dir>/runtime.json`` so that `chiso report`,
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -21,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from chiso.embedded import EmbeddedProcess, start_broker, start_redis, stop_process
+from chiso.embedded import EmbeddedProcess, die_with_parent, start_broker, start_redis, stop_process
 from chiso.settings import Settings
 from streams.topics import ensure_topics
 
@@ -45,14 +44,6 @@ def with_runtime(settings: Settings) -> Settings:
     })
 
 
-def _die_with_parent() -> None:
-    """Children get SIGTERM if the supervisor dies (even by SIGKILL)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 @dataclass
 class Child:
     name: str
@@ -66,7 +57,7 @@ class Child:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self.argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -164,6 +155,10 @@ def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
         print("\nĐang dừng / stopping…", flush=True)
         return 0
     finally:
+        # A second signal (Ctrl-C twice, or `timeout` signalling the whole process
+        # group) must not interrupt the clean-up and leave services behind.
+        for s in previous:
+            signal.signal(s, signal.SIG_IGN)
         for child in reversed(children):
             child.stop()
         for proc in reversed(embedded):
