@@ -154,6 +154,10 @@ def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
     except Stop:
         print("\nĐang dừng / stopping…", flush=True)
         return 0
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        # e.g. the HTTP port is taken: say so plainly, then clean up below
+        print(f"chiso up: {exc}. Is port {settings.http_port} free? (CHISO_HTTP_PORT)", file=sys.stderr, flush=True)
+        return 1
     finally:
         # A second signal (Ctrl-C twice, or `timeout` signalling the whole process
         # group) must not interrupt the clean-up and leave services behind.
