@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,8 +51,14 @@ def test_chiso_up_answers_then_stops_everything(tmp_path: Path) -> None:
     env.update(CHISO_HTTP_PORT=str(port), CHISO_STATE_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "chiso.cli", "up", "--no-simulate"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(l.decode() for l in proc.stdout), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("Ctrl-C" in l for l in lines):
+            time.sleep(0.1)  # the banner comes once the supervisor saw the server healthy
+        assert any("Ctrl-C" in l for l in lines), "".join(lines)
         answered = False
         while time.monotonic() < deadline and not answered:
             try:
@@ -64,11 +71,12 @@ def test_chiso_up_answers_then_stops_everything(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    text = out.decode()
+    text = "".join(lines)
     assert proc.returncode == 0, text
     assert f"http://127.0.0.1:{port}/api/v1/kpis" in text and "/metrics" in text and "(embedded)" in text
     time.sleep(1)
