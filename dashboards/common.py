@@ -17,6 +17,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
     DashboardLinkType,
     DashboardRangeMapOptions,
     DataSourceRef,
@@ -263,6 +264,25 @@ def dashboard_links() -> list[dashboard.DashboardLink]:
 
 
 # ---- JSON ----------------------------------------------------------------
+
+def base_dashboard(uid: str, title: str, description: str, *, refresh: str = "1m",
+                   time_from: str = "now-7d") -> dashboard.Dashboard:
+    """What every chiso dashboard shares: tags, crosshair, refresh, Vietnam's time
+    zone, the links between dashboards and the datasource variable."""
+    return (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(TAGS)
+        .editable()
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .refresh(refresh)
+        .time(time_from, "now")
+        .timezone("Asia/Ho_Chi_Minh")
+        .links(dashboard_links())
+        .with_variable(datasource_variable())
+    )
+
 
 def to_dict(builder: dashboard.Dashboard) -> dict:
     """The dashboard as plain JSON data, with panel ids numbered in layout order."""

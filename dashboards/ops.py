@@ -6,7 +6,6 @@ from grafana_foundation_sdk.builders import common as common_builder
 from grafana_foundation_sdk.builders import dashboard, stat, timeseries
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import (
-    DashboardCursorSync,
     Threshold,
     ThresholdsMode,
     ValueMap,
@@ -15,9 +14,7 @@ from grafana_foundation_sdk.models.dashboard import (
 
 from dashboards.common import (
     DS,
-    TAGS,
-    dashboard_links,
-    datasource_variable,
+    base_dashboard,
     last_value,
     legend_list,
     target,
@@ -122,7 +119,7 @@ def series_panel(title: str, description: str, unit: str) -> timeseries.Panel:
 def events_by_type() -> timeseries.Panel:
     return (
         series_panel("Sự kiện theo loại", "Sự kiện được chấp nhận mỗi giây, theo loại.\n"
-                     "Accepted events per second by type.", "ops")
+            "Accepted events per second by type.", "ops")
         .with_target(target("sum by (type) (rate(dvc_events_total[$__rate_interval]))", "A", "{{type}}"))
         .stacking(common_builder.StackingConfig().mode(common.StackingMode.NORMAL))
     )
@@ -131,7 +128,7 @@ def events_by_type() -> timeseries.Panel:
 def invalid_by_reason() -> timeseries.Panel:
     return (
         series_panel("Sự kiện lỗi (DLQ) theo lý do", "Sự kiện không hợp lệ mỗi giây, theo lý do từ chối.\n"
-                     "Dead-lettered events per second by reason.", "ops")
+            "Dead-lettered events per second by reason.", "ops")
         .with_target(target("sum by (reason) (rate(dvc_events_invalid_total[$__rate_interval]))",
                             "A", "{{reason}}"))
     )
@@ -140,7 +137,7 @@ def invalid_by_reason() -> timeseries.Panel:
 def duplicates_rate() -> timeseries.Panel:
     return (
         series_panel("Sự kiện trùng lặp", "Sự kiện trùng (cùng event_id) bị bỏ qua mỗi giây.\n"
-                     "Duplicate events dropped per second.", "ops")
+            "Duplicate events dropped per second.", "ops")
         .with_target(target("sum(rate(dvc_events_duplicate_total[$__rate_interval]))", "A", "Trùng lặp"))
     )
 
@@ -148,7 +145,7 @@ def duplicates_rate() -> timeseries.Panel:
 def alerts_sent() -> timeseries.Panel:
     return (
         series_panel("Cảnh báo đã gửi (1 giờ)", "Số cảnh báo sắp đến hạn / quá hạn gửi trong một giờ, theo trạng thái.\n"
-                     "Alerts sent over the last hour, by state.", "none")
+            "Alerts sent over the last hour, by state.", "none")
         .with_target(target("sum by (state) (increase(dvc_alerts_sent_total[1h]))", "A", "{{state}}"))
     )
 
@@ -156,7 +153,7 @@ def alerts_sent() -> timeseries.Panel:
 def lag_by_partition() -> timeseries.Panel:
     return (
         series_panel("Sự kiện chờ xử lý theo phân vùng", "Consumer lag của từng phân vùng Kafka.\n"
-                     "Consumer lag per partition.", "none")
+            "Consumer lag per partition.", "none")
         .with_target(target("sum by (partition) (dvc_consumer_lag_messages)", "A", "Phân vùng {{partition}}"))
     )
 
@@ -164,7 +161,7 @@ def lag_by_partition() -> timeseries.Panel:
 def applied_age_trend() -> timeseries.Panel:
     return (
         series_panel("Độ trễ cập nhật theo thời gian", "Số giây từ lần cuối áp dụng sự kiện.\n"
-                     "Seconds since the last applied event.", "s")
+            "Seconds since the last applied event.", "s")
         .with_target(target(APPLIED_AGE, "A", "Độ trễ"))
         .thresholds(steps((None, "green"), (60, "orange"), (300, "red")))
         .thresholds_style(common_builder.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED))
@@ -174,7 +171,7 @@ def applied_age_trend() -> timeseries.Panel:
 def scrape_duration() -> timeseries.Panel:
     return (
         series_panel("Thời gian tạo /metrics", "Thời gian chiso dựng trang /metrics, và thời gian Prometheus đo được.\n"
-                     "How long a scrape of /metrics takes.", "s")
+            "How long a scrape of /metrics takes.", "s")
         .with_target(target("max(dvc_scrape_duration_seconds)", "A", "chiso tự đo"))
         .with_target(target('max(scrape_duration_seconds{job="chiso"})', "B", "Prometheus đo"))
     )
@@ -183,7 +180,7 @@ def scrape_duration() -> timeseries.Panel:
 def scrape_errors() -> timeseries.Panel:
     return (
         series_panel("Lỗi khi tạo /metrics", "Số lần dựng /metrics bị lỗi mỗi giây.\n"
-                     "Errors while building /metrics, per second.", "ops")
+            "Errors while building /metrics, per second.", "ops")
         .with_target(target("sum(rate(dvc_scrape_errors_total[$__rate_interval]))", "A", "Lỗi"))
     )
 
@@ -191,7 +188,7 @@ def scrape_errors() -> timeseries.Panel:
 def up_trend() -> timeseries.Panel:
     return (
         series_panel("Trạng thái tiến trình", "1 = Prometheus thu thập được, 0 = không.\n"
-                     "up over time.", "none")
+            "up over time.", "none")
         .max(1)
         .with_target(target(UP, "A", "{{instance}}"))
         .line_interpolation(common.LineInterpolation.STEP_AFTER)
@@ -200,18 +197,12 @@ def up_trend() -> timeseries.Panel:
 
 def ops() -> dashboard.Dashboard:
     return (
-        dashboard.Dashboard(TITLE)
-        .uid(UID)
-        .description("Tình trạng đường ống dữ liệu: sự kiện vào, lỗi, trùng lặp, độ trễ, thu thập số liệu.\n"
-                     "Pipeline health: events in, dead letters, duplicates, lag, scrapes.")
-        .tags(TAGS)
-        .editable()
-        .tooltip(DashboardCursorSync.CROSSHAIR)
-        .refresh("30s")
-        .time("now-6h", "now")
-        .timezone("Asia/Ho_Chi_Minh")
-        .links(dashboard_links())
-        .with_variable(datasource_variable())
+        base_dashboard(
+            UID, TITLE,
+            "Tình trạng đường ống dữ liệu: sự kiện vào, lỗi, trùng lặp, độ trễ, thu thập số liệu.\n"
+            "Pipeline health: events in, dead letters, duplicates, lag, scrapes.",
+            refresh="30s", time_from="now-6h",
+        )
         .with_row(dashboard.Row("Tình trạng"))
         .with_panel(up_stat().span(4).height(5))
         .with_panel(applied_age_stat().span(5).height(5))

@@ -10,7 +10,6 @@ from grafana_foundation_sdk.builders import bargauge, dashboard, table
 from grafana_foundation_sdk.builders import common as common_builder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import (
-    DashboardCursorSync,
     DataTransformerConfig,
     DynamicConfigValue,
 )
@@ -19,12 +18,10 @@ from dashboards import panels
 from dashboards.common import (
     DS,
     PARENTS_EXPR,
-    TAGS,
     band_mappings,
     band_thresholds,
+    base_dashboard,
     count_thresholds,
-    dashboard_links,
-    datasource_variable,
     last_value,
     ratio_thresholds,
     target,
@@ -60,8 +57,8 @@ def ranking_table() -> table.Panel:
         table.Panel()
         .title("Xếp hạng đơn vị trực thuộc")
         .description("Các đơn vị trực thuộc đơn vị đã chọn, xếp theo điểm chỉ số (cao trước). "
-                     "Bấm tên đơn vị để xem chi tiết.\n"
-                     "Child units of the chosen unit, best score first; click a name to drill down.")
+            "Bấm tên đơn vị để xem chi tiết.\n"
+            "Child units of the chosen unit, best score first; click a name to drill down.")
         .datasource(DS)
         .with_target(target(column('dvc_index_score{window="$window"}'), "A", table=True))
         .with_target(target(column('dvc_index_score{window="$window"}'), "B", table=True))
@@ -110,7 +107,7 @@ def top_overdue_bargauge() -> bargauge.Panel:
         bargauge.Panel()
         .title("Đơn vị có nhiều hồ sơ quá hạn nhất")
         .description("Mười đơn vị trực thuộc có nhiều hồ sơ đang quá hạn nhất.\n"
-                     "The ten child units with the most overdue open dossiers.")
+            "The ten child units with the most overdue open dossiers.")
         .datasource(DS)
         .with_target(target(
             "sort_desc(topk(10, "
@@ -135,19 +132,12 @@ def parent_variable() -> dashboard.QueryVariable:
 
 def overview() -> dashboard.Dashboard:
     return (
-        dashboard.Dashboard(TITLE)
-        .uid(UID)
-        .description("Điểm Bộ chỉ số phục vụ người dân, doanh nghiệp (Quyết định 766/QĐ-TTg) của đơn vị "
-                     "đã chọn và xếp hạng các đơn vị trực thuộc.\n"
-                     "Leaders' overview of the public-service index (Decision 766/QĐ-TTg).")
-        .tags(TAGS)
-        .editable()
-        .tooltip(DashboardCursorSync.CROSSHAIR)
-        .refresh("1m")
-        .time("now-7d", "now")
-        .timezone("Asia/Ho_Chi_Minh")
-        .links(dashboard_links())
-        .with_variable(datasource_variable())
+        base_dashboard(
+            UID, TITLE,
+            "Điểm Bộ chỉ số phục vụ người dân, doanh nghiệp (Quyết định 766/QĐ-TTg) của đơn vị "
+            "đã chọn và xếp hạng các đơn vị trực thuộc.\n"
+            "Leaders' overview of the public-service index (Decision 766/QĐ-TTg).",
+        )
         .with_variable(window_variable())
         .with_variable(parent_variable())
         .with_row(dashboard.Row("Kết quả chung"))

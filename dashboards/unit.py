@@ -5,7 +5,6 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import bargauge, dashboard, stat, table, timeseries
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import (
-    DashboardCursorSync,
     DataTransformerConfig,
     DynamicConfigValue,
     ValueMap,
@@ -15,15 +14,13 @@ from grafana_foundation_sdk.models.dashboard import (
 from dashboards import panels
 from dashboards.common import (
     DS,
-    KPI_NAMES,
     KPIS,
-    MEASURE_NAMES,
+    KPI_NAMES,
     MEASURES,
-    TAGS,
+    MEASURE_NAMES,
     UNITS_EXPR,
+    base_dashboard,
     count_thresholds,
-    dashboard_links,
-    datasource_variable,
     last_value,
     legend_list,
     ratio_thresholds,
@@ -84,7 +81,7 @@ def measures_table() -> table.Panel:
         table.Panel()
         .title("Toàn bộ số liệu trong kỳ")
         .description("Tất cả các chỉ tiêu đếm hồ sơ của đơn vị trong kỳ tính (kpis.md §2).\n"
-                     "All dossier counts of the unit over the window.")
+            "All dossier counts of the unit over the window.")
         .datasource(DS)
         .with_target(target('max by (measure) (dvc_kpi_measure{unit="$unit",window="$window"})',
                             "A", table=True))
@@ -104,7 +101,7 @@ def ratios_bargauge() -> bargauge.Panel:
         bargauge.Panel()
         .title("Các tỷ lệ")
         .description("Tám tỷ lệ của kpis.md §3 trong kỳ tính (trống khi mẫu số bằng 0).\n"
-                     "The eight ratios over the window; empty where the denominator is 0.")
+            "The eight ratios over the window; empty where the denominator is 0.")
         .datasource(DS)
         .unit("percentunit").decimals(1).min(0).max(1)
         .thresholds(ratio_thresholds())
@@ -145,18 +142,11 @@ def drilldown_unit_variable() -> dashboard.QueryVariable:
 
 def unit_dashboard() -> dashboard.Dashboard:
     return (
-        dashboard.Dashboard(TITLE)
-        .uid(UID)
-        .description("Chỉ số, số liệu và hồ sơ đang giải quyết của một đơn vị (gồm các đơn vị trực thuộc).\n"
-                     "Drill-down into one unit's subtree: measures, ratios, group points, open dossiers.")
-        .tags(TAGS)
-        .editable()
-        .tooltip(DashboardCursorSync.CROSSHAIR)
-        .refresh("1m")
-        .time("now-7d", "now")
-        .timezone("Asia/Ho_Chi_Minh")
-        .links(dashboard_links())
-        .with_variable(datasource_variable())
+        base_dashboard(
+            UID, TITLE,
+            "Chỉ số, số liệu và hồ sơ đang giải quyết của một đơn vị (gồm các đơn vị trực thuộc).\n"
+            "Drill-down into one unit's subtree: measures, ratios, group points, open dossiers.",
+        )
         .with_variable(window_variable())
         .with_variable(drilldown_unit_variable())
         .with_row(dashboard.Row("Chỉ số phục vụ"))
