@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/deadlines.py [--open 1000000]
 
-Fills a fresh redis-server through the real write path (streams.apply) with open
+Fills a fresh redis-server through the real write path (store.writer) with open
 dossiers (a `received` each, dues spread over the coming weeks), then measures:
 - Redis memory per open dossier: all of it, and the open-state structures alone;
 - one timer tick with nothing due (the common case) and with 1,000 due transitions;
@@ -31,13 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from chiso.embedded import start_redis  # noqa: E402
-from chiso.queries import Queries, Store  # noqa: E402
-from chiso.redis_keys import Keys  # noqa: E402
+from chiso.queries import Queries  # noqa: E402
 from chiso.settings import sample_units_path  # noqa: E402
 from processors.calendar import WorkingCalendar  # noqa: E402
 from processors.units import UnitCatalogue  # noqa: E402
-from streams.apply import BatchApplier, RawMessage  # noqa: E402
-from streams.deadlines import DeadlineTimer  # noqa: E402
+from store.keys import Keys  # noqa: E402
+from store.plan import RawMessage  # noqa: E402
+from store.reader import Store  # noqa: E402
+from store.timer import DeadlineTimer  # noqa: E402
+from store.writer import BatchApplier  # noqa: E402
 
 VN = timezone(timedelta(hours=7))
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=VN)  # a Monday morning
@@ -121,7 +123,7 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"open dossiers                    {open_n:,} (filled through streams.apply in {fill_s:.0f} s)")
+    print(f"open dossiers                    {open_n:,} (filled through store.writer in {fill_s:.0f} s)")
     print(f"Redis per open dossier           {used / open_n:,.0f} B in all (events, counters, open state); open-state structures {structures / open_n:,.0f} B")
     print(f"timer tick, nothing due          {1000 * idle_s:.2f} ms")
     print(f"timer, one batch of transitions  {moved:,} dossiers moved in {1000 * batch_s:.0f} ms")

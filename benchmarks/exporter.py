@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/exporter.py [--units 1000] [--dossiers 100000]
 
-Fills a fresh redis-server through the real write path (streams.apply, no Kafka)
+Fills a fresh redis-server through the real write path (store.writer, no Kafka)
 with a year of dossiers spread over a synthetic catalogue (1 province, 5% departments,
 the rest communes), then times full scrapes (all windows) of the collector,
 cold (first scrape of a process) and warm, next to the time to read every counter
@@ -32,11 +32,13 @@ sys.path.insert(0, str(ROOT))
 from chiso.embedded import start_redis  # noqa: E402
 from chiso.exposition import render_registry  # noqa: E402
 from chiso.metrics import ChisoCollector, build_registry  # noqa: E402
-from chiso.queries import Queries, Store  # noqa: E402
-from chiso.redis_keys import Keys  # noqa: E402
+from chiso.queries import Queries  # noqa: E402
 from processors.calendar import WorkingCalendar  # noqa: E402
 from processors.units import Unit, UnitCatalogue  # noqa: E402
-from streams.apply import BatchApplier, RawMessage  # noqa: E402
+from store.keys import Keys  # noqa: E402
+from store.plan import RawMessage  # noqa: E402
+from store.reader import Store  # noqa: E402
+from store.writer import BatchApplier  # noqa: E402
 
 VN = timezone(timedelta(hours=7))
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=VN)

@@ -30,8 +30,8 @@ from chiso.embedded import free_port, start_broker, wait_for_port  # noqa: E402
 from chiso.settings import Settings, sample_units_path  # noqa: E402
 from processors.calendar import WorkingCalendar  # noqa: E402
 from processors.units import UnitCatalogue  # noqa: E402
-from streams.producers import key_of, make_producer, replay_lines  # noqa: E402
-from streams.simulator import Simulator  # noqa: E402
+from sources.producers import key_of, make_producer, replay_lines  # noqa: E402
+from sources.simulator.simulator import Simulator  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
 
 VN = timezone(timedelta(hours=7))
@@ -62,7 +62,7 @@ def main() -> None:
         for name in ("raw", "replay", "ingest"):
             topic = f"bench-{name}"
             s = settings.model_copy(update={"events_topic": topic, "dlq_topic": f"{topic}-dlq", "alerts_topic": f"{topic}-alerts"})
-            ensure_topics(s)
+            ensure_topics(s.kafka, s.topics, s.partitions)
             if name == "raw":
                 producer = make_producer(s.kafka)
                 keyed = [(key_of(v), v) for v in lines]
@@ -82,7 +82,7 @@ def main() -> None:
                 port = free_port()
                 env = dict(os.environ, CHISO_KAFKA=s.kafka, CHISO_REDIS="redis://127.0.0.1:1/0", CHISO_HTTP_PORT=str(port),
                            CHISO_EVENTS_TOPIC=topic, CHISO_INGEST_ALLOW_ANONYMOUS="true", CHISO_STATE_DIR=str(work))
-                server = subprocess.Popen([sys.executable, "-m", "chiso.server"], env=env, cwd=ROOT,
+                server = subprocess.Popen([sys.executable, "-m", "chiso.cli", "serve"], env=env, cwd=ROOT,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 wait_for_port(port, 30, server)
                 bodies = [b"\n".join(lines[i:i + 1000]) for i in range(0, len(lines), 1000)]

@@ -36,7 +36,7 @@ from chiso.settings import Settings  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
 
 VN = timezone(timedelta(hours=7))
-UNITS = [line.split(",")[0] for line in (ROOT / "chiso/data/units.csv").read_text().splitlines()[2:]]
+UNITS = [line.split(",")[0] for line in (ROOT / "sources/data/units.csv").read_text().splitlines()[2:]]
 
 
 def lifecycle(rng: random.Random, i: int) -> list[dict]:
@@ -110,7 +110,7 @@ def rss_mb(pid: int) -> float:
 
 
 def run_worker(env: dict, n: int, r: redis.Redis, prefix: str, topic: str) -> tuple[float, float, float]:
-    proc = subprocess.Popen([sys.executable, "-m", "streams.worker"], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "chiso.cli", "worker"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = time.perf_counter()
     first = None
@@ -173,7 +173,7 @@ def main() -> None:
         settings = Settings(kafka=f"127.0.0.1:{broker.port}", redis=f"redis://127.0.0.1:{store.port}/0",
                             partitions=args.partitions, events_topic="bench-events", group_id="bench",
                             now=datetime(2026, 11, 22, 12, 0, tzinfo=VN))
-        ensure_topics(settings)
+        ensure_topics(settings.kafka, settings.topics, settings.partitions)
         messages = events(args.events)
         dossiers = len({k for k, _ in messages})
         produce_s = asyncio.run(produce(settings.kafka, settings.events_topic, messages, args.partitions))

@@ -42,8 +42,9 @@ from chiso.embedded import free_port, start_broker, start_redis, wait_for_port  
 from chiso.settings import Settings, sample_units_path  # noqa: E402
 from processors.calendar import WorkingCalendar  # noqa: E402
 from processors.units import UnitCatalogue  # noqa: E402
-from streams.producers import make_producer  # noqa: E402
-from streams.simulator import SimConfig, Simulator  # noqa: E402
+from sources.producers import make_producer  # noqa: E402
+from sources.simulator.config import SimConfig  # noqa: E402
+from sources.simulator.simulator import Simulator  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
 
 NOW = datetime.fromisoformat("2026-11-20T10:00:00+07:00")
@@ -196,12 +197,13 @@ def main() -> None:
         if k.startswith("CHISO_"):
             os.environ[k] = v
     settings = Settings()
-    ensure_topics(settings)
+    ensure_topics(settings.kafka, settings.topics, settings.partitions)
     procs = []
     try:
-        for module in ("streams.worker", "chiso.server"):
-            procs.append(subprocess.Popen([sys.executable, "-m", module], env=env, start_new_session=True,
-                                          stdout=open(work / f"{module}.log", "ab"), stderr=subprocess.STDOUT))
+        for command in ("worker", "serve"):
+            procs.append(subprocess.Popen([sys.executable, "-m", "chiso.cli", command], env=env,
+                                          start_new_session=True, stdout=open(work / f"{command}.log", "ab"),
+                                          stderr=subprocess.STDOUT))
         wait_for_port(port, 30, procs[1])
         server_pid = procs[1].pid
         base = f"http://127.0.0.1:{port}"

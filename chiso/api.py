@@ -9,145 +9,59 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Callable
 
-import orjson
 import redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from chiso.exposition import CONTENT_TYPE, render_registry
+from chiso.http import (
+    JSON,
+    BadRequest,
+    Context,
+    endpoint,
+    error,
+    param_date,
+    param_int,
+    param_scope,
+    param_unit,
+    param_window,
+)
 from chiso.ingest import Ingest
-from chiso.lag import LagProbe, lag_by_partition
+from chiso.lag import LagProbe
 from chiso.metrics import ChisoCollector, build_registry
-from chiso.queries import LISTABLE_STATES, Queries, Store, UnknownUnit
-from chiso.redis_keys import Keys
+from chiso.queries import LISTABLE_STATES, Queries
+from chiso.readiness import current_lag
 from chiso.settings import Settings
 from chiso.wall import routes as wall_routes
+from processors import vocabulary
 from processors.calendar import WorkingCalendar
-from processors.timeutil import local_date
 from processors.units import UnitCatalogue
-from processors.windows import WINDOW_NAMES, Window, named_window
+from store.keys import Keys
+from store.reader import Store
 
 log = logging.getLogger(__name__)
 
 
-class BadRequest(ValueError):
-    pass
-
-
-class JSON(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
-
-
-def error(status: int, message: str) -> JSON:
-    return JSON({"error": message}, status_code=status)
-
-
-@dataclass
-class Context:
-    settings: Settings
-    queries: Queries
-    now: Callable[[], datetime]
-    lag_probe: LagProbe | None
-    last_lag: dict[int, int] | None = None
-
-    def today(self) -> date:
-        return local_date(self.now())
-
-
-def _param_date(request: Request, name: str) -> date:
-    raw = request.query_params.get(name)
-    if raw is None:
-        raise BadRequest(f"missing parameter {name!r} (YYYY-MM-DD)")
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"parameter {name!r} must be a date YYYY-MM-DD, got {raw!r}") from None
-
-
-def _window(request: Request, ctx: Context) -> Window:
-    params = request.query_params
-    has_dates = "from" in params or "to" in params
-    if has_dates and "window" in params:
-        raise BadRequest("give either window or from/to, not both")
-    if has_dates:
-        start, end = _param_date(request, "from"), _param_date(request, "to")
-        if start > end:
-            raise BadRequest("from must not be after to")
-        return Window(None, start, end)
-    name = params.get("window", "7d")
-    if name not in WINDOW_NAMES:
-        raise BadRequest(f"unknown window {name!r}; expected one of {', '.join(WINDOW_NAMES)}")
-    return named_window(name, ctx.today())
-
-
-def _scope(request: Request) -> str:
-    scope = request.query_params.get("scope", "subtree")
-    if scope not in ("subtree", "self"):
-        raise BadRequest("scope must be 'subtree' or 'self'")
-    return scope
-
-
-def _unit(request: Request, name: str = "unit") -> str | None:
-    value = request.query_params.get(name)
-    if value is not None and not value:
-        raise BadRequest(f"parameter {name!r} is empty")
-    return value
-
-
-def endpoint(fn: Callable[[Request, Context], Any]) -> Callable:
-    """Adapts a handler: context injection and the 400/404 JSON error contract."""
-
-    def handler(request: Request) -> Response:
-        ctx: Context = request.app.state.ctx
-        try:
-            result = fn(request, ctx)
-        except BadRequest as exc:
-            return error(400, str(exc))
-        except UnknownUnit as exc:
-            return error(404, f"unknown unit {exc.args[0]!r}")
-        return result if isinstance(result, Response) else JSON(result)
-
-    handler.__name__ = fn.__name__
-    return handler
-
-
 @endpoint
 def kpis(request: Request, ctx: Context) -> dict:
-    return ctx.queries.kpis(_unit(request), _window(request, ctx), _scope(request))
+    return ctx.queries.kpis(param_unit(request), param_window(request, ctx), param_scope(request))
 
 
 @endpoint
 def report(request: Request, ctx: Context) -> dict:
-    start, end = _param_date(request, "from"), _param_date(request, "to")
+    start, end = param_date(request, "from"), param_date(request, "to")
     if start > end:
         raise BadRequest("from must not be after to")
-    return ctx.queries.report(_unit(request), start, end)
+    return ctx.queries.report(param_unit(request), start, end)
 
 
 @endpoint
 def open_dossiers(request: Request, ctx: Context) -> dict:
-    return ctx.queries.open_now(_unit(request), _scope(request), ctx.now())
-
-
-def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"parameter {name!r} must be an integer") from None
-    if not lo <= value <= hi:
-        raise BadRequest(f"parameter {name!r} must be between {lo} and {hi}")
-    return value
+    return ctx.queries.open_now(param_unit(request), param_scope(request), ctx.now())
 
 
 @endpoint
@@ -157,9 +71,9 @@ def dossiers(request: Request, ctx: Context) -> dict:
     bad = [s for s in states if s not in LISTABLE_STATES]
     if bad or not states:
         raise BadRequest(f"state must be one or more of {', '.join(LISTABLE_STATES)} (comma-separated)")
-    limit = _int_param(request, "limit", 50, 1, 1000)
-    offset = _int_param(request, "offset", 0, 0, 1_000_000)
-    return ctx.queries.dossiers(_unit(request), _scope(request), states, ctx.now(), limit, offset)
+    limit = param_int(request, "limit", 50, 1, 1000)
+    offset = param_int(request, "offset", 0, 0, 1_000_000)
+    return ctx.queries.dossiers(param_unit(request), param_scope(request), states, ctx.now(), limit, offset)
 
 
 @endpoint
@@ -169,7 +83,12 @@ def units(request: Request, ctx: Context) -> dict:
 
 @endpoint
 def ranking(request: Request, ctx: Context) -> dict:
-    return ctx.queries.ranking(_unit(request, "parent"), _window(request, ctx))
+    return ctx.queries.ranking(param_unit(request, "parent"), param_window(request, ctx))
+
+
+def vocabulary_terms(request: Request) -> Response:
+    """Every id the answers use, with its Vietnamese and English label."""
+    return JSON(vocabulary.as_json())
 
 
 def healthz(request: Request) -> Response:
@@ -180,21 +99,11 @@ async def readyz(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     try:
         lag = await current_lag(ctx)
-    except Exception as exc:  # broker or Redis unreachable: not ready
+    except Exception as exc:  # noqa: BLE001 - broker or Redis unreachable: not ready
         return JSON({"ready": False, "error": f"{type(exc).__name__}: {exc}"}, status_code=503)
     total = sum(lag.values())
     body = {"ready": total == 0, "lag": total, "partitions": {str(p): n for p, n in sorted(lag.items())}}
     return JSON(body, status_code=200 if total == 0 else 503)
-
-
-async def current_lag(ctx: Context) -> dict[int, int]:
-    if ctx.lag_probe is None:
-        raise RuntimeError("no Kafka configured")
-    offsets = await ctx.lag_probe.offsets()
-    watermarks = await asyncio.to_thread(ctx.queries.store.watermarks)
-    lag = lag_by_partition(ctx.settings.events_topic, offsets, watermarks)
-    ctx.last_lag = lag
-    return lag
 
 
 def metrics(request: Request) -> Response:
@@ -206,15 +115,11 @@ async def not_found(request: Request, exc: HTTPException) -> Response:
 
 
 def create_app(settings: Settings, extra_routes: list | None = None) -> Starlette:
-    client = redis.Redis.from_url(settings.redis or "redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(settings.redis_url)
     catalogue = UnitCatalogue.from_path(settings.units_path)
     queries = Queries(Store(client, Keys(settings.redis_prefix)), catalogue, settings.index.to_config(),
                       WorkingCalendar(settings.calendar.to_config()))
-    fixed_now = settings.now
-
-    def now() -> datetime:
-        return fixed_now if fixed_now is not None else datetime.now(timezone.utc)
-
+    now = settings.clock()
     probe = LagProbe(settings.kafka, settings.events_topic) if settings.kafka else None
     ctx = Context(settings, queries, now, probe)
     ingest = Ingest(settings)
@@ -246,6 +151,7 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         Route("/api/v1/dossiers", dossiers),
         Route("/api/v1/units", units),
         Route("/api/v1/ranking", ranking),
+        Route("/api/v1/vocabulary", vocabulary_terms),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

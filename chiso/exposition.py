@@ -9,7 +9,7 @@ ones are ``RowsFamily`` (rows of label values, no Sample object per series).
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric

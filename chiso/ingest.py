@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chiso.http import JSON, error
 from chiso.settings import Settings
 from processors.events import InvalidEvent, event_from_dict
 
@@ -104,8 +105,6 @@ class Ingest:
             self._producer = None
 
     async def handle(self, request: Request) -> Response:
-        from chiso.api import JSON, error
-
         try:
             check_auth(request, self.settings)
             body = await read_limited(request, self.settings.ingest_max_bytes)

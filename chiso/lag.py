@@ -18,7 +18,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from chiso.redis_keys import watermark_field
+from store.keys import watermark_field
 
 log = logging.getLogger(__name__)
 

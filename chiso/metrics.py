@@ -17,8 +17,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Callable, Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -28,8 +28,8 @@ from chiso.exposition import BlocksFamily, RowsFamily, render_rows
 from chiso.queries import OPEN_COUNTED, Queries
 from processors.events import EVENT_TYPES, INVALID_REASONS
 from processors.index import index
-from processors.open_state import ALERT_STATES
 from processors.measures import MEASURES
+from processors.open_state import ALERT_STATES
 from processors.timeutil import local_date
 from processors.windows import named_window
 
@@ -55,7 +55,7 @@ class ChisoCollector(Collector):
         try:
             yield from self._collect()
             yield from self.extra()
-        except Exception:  # a scrape must answer; the error is itself a metric
+        except Exception:  # noqa: BLE001 - a scrape must answer; the error is itself a metric
             self._errors += 1
         errors = CounterMetricFamily("dvc_scrape_errors", "Scrapes that failed to read Redis")
         errors.add_metric([], self._errors)

@@ -11,16 +11,29 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import date, datetime, time
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from processors.calendar import CalendarConfig
 from processors.index import IndexConfig
+from processors.timeutil import fixed_or_system_clock
+from processors.windows import WINDOW_NAMES
+from sources.samples import sample_units_path
+from sources.simulator.feed import FeedConfig
+from streams.config import Topics, WorkerConfig
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class CalendarSettings(BaseModel):
@@ -48,10 +61,6 @@ class IndexSettings(BaseModel):
 
     def to_config(self) -> IndexConfig:
         return IndexConfig(maxima=dict(self.maxima), bands=tuple(self.bands))
-
-
-def sample_units_path() -> str:
-    return str(resources.files("chiso").joinpath("data/units.csv"))
 
 
 def default_state_dir() -> Path:
@@ -109,8 +118,6 @@ class Settings(BaseSettings):
     @field_validator("metrics_windows")
     @classmethod
     def _known_windows(cls, value: list[str]) -> list[str]:
-        from processors.windows import WINDOW_NAMES
-
         unknown = [w for w in value if w not in WINDOW_NAMES]
         if unknown:
             raise ValueError(f"unknown windows {unknown}; expected some of {', '.join(WINDOW_NAMES)}")
@@ -138,6 +145,38 @@ class Settings(BaseSettings):
     @property
     def units_path(self) -> str:
         return self.units or sample_units_path()
+
+    def clock(self) -> Callable[[], datetime]:
+        """The domain's *now*: CHISO_NOW when set, else the real clock."""
+        return fixed_or_system_clock(self.now)
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.events_topic, self.dlq_topic, self.alerts_topic)
+
+    def worker_config(self) -> WorkerConfig:
+        if not self.kafka:
+            raise ValueError("CHISO_KAFKA is not set (chiso up sets it for the embedded broker)")
+        return WorkerConfig(
+            kafka=self.kafka, redis_url=self.redis or DEFAULT_REDIS_URL, clock=self.clock(),
+            state_dir=self.state_dir, topics=self.topics, partitions=self.partitions,
+            group_id=self.group_id, redis_prefix=self.redis_prefix, batch_max=self.batch_max,
+            batch_within_s=self.batch_within_s, session_timeout_s=self.session_timeout_s,
+            calendar=self.calendar.to_config(),
+        )
+
+    def feed_config(self, seed: int | None = None, rate: float | None = None) -> FeedConfig:
+        assert self.kafka
+        return FeedConfig(
+            kafka=self.kafka, topic=self.events_topic, units_path=self.units_path,
+            calendar=self.calendar.to_config(), fixed_now=self.now,
+            dossiers_per_day=self.simulate_dossiers_per_day,
+            seed=self.simulate_seed if seed is None else seed, rate=rate or self.simulate_rate,
+        )
+
+    @property
+    def redis_url(self) -> str:
+        return self.redis or DEFAULT_REDIS_URL
 
     def redacted(self) -> dict[str, Any]:
         """For logs and `chiso settings`: secrets never print (SecretStr)."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dashboards import build_all
 from dashboards.common import encode
+from dashboards.registry import build_all
 
 GENERATED = Path(__file__).resolve().parent / "generated"
 

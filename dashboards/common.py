@@ -1,4 +1,4 @@
-"""Shared vocabulary and small factories for the chiso dashboards.
+"""Shared constants and small factories for the chiso dashboards.
 
 Everything a leader reads is Vietnamese; the metric and label names stay as
 `outputs.md` fixes them. Every panel asks the datasource picked by the
@@ -15,7 +15,6 @@ from grafana_foundation_sdk.builders import common as common_builder
 from grafana_foundation_sdk.builders import dashboard, prometheus
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
-from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
     DashboardLinkType,
@@ -30,93 +29,48 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableRefresh,
     VariableSort,
 )
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+from processors import vocabulary
+from processors.index import IndexConfig
 
 DATASOURCE_UID = "chiso-prometheus"
 DATASOURCE_NAME = "Chiso Prometheus"
 DATASOURCE_VAR = "datasource"
-DS = DataSourceRef(type_val="prometheus", uid="${%s}" % DATASOURCE_VAR)
+DS = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VAR}}}")
 TAGS = ["chiso", "generated"]
 
-# kpis.md §5, in the order a leader thinks of them.
-WINDOWS: list[tuple[str, str]] = [
-    ("today", "Hôm nay"),
-    ("7d", "7 ngày qua"),
-    ("30d", "30 ngày qua"),
-    ("mtd", "Từ đầu tháng"),
-    ("qtd", "Từ đầu quý"),
-    ("ytd", "Từ đầu năm"),
-    ("all", "Toàn bộ"),
-]
+# Labels come from the one vocabulary (processors/vocabulary.py); maxima and band
+# limits from the index settings, passed in by whoever builds the dashboards.
+WINDOWS: list[tuple[str, str]] = [(t.id, t.vi) for t in vocabulary.WINDOWS]
 DEFAULT_WINDOW = "30d"
-
-# kpis.md §4: group, Vietnamese name, maximum points.
-GROUPS: list[tuple[str, str, int]] = [
-    ("transparency", "Công khai, minh bạch", 18),
-    ("timeliness", "Tiến độ giải quyết", 20),
-    ("online_service", "Dịch vụ công trực tuyến", 12),
-    ("online_payment", "Thanh toán trực tuyến", 10),
-    ("satisfaction", "Mức độ hài lòng", 18),
-    ("digitization", "Số hóa hồ sơ", 22),
-]
-
-# kpis.md §3.
-KPIS: list[tuple[str, str]] = [
-    ("on_time", "Đúng hạn (gồm trước hạn)"),
-    ("early", "Trước hạn"),
-    ("online", "Nộp trực tuyến"),
-    ("online_payment", "Thanh toán trực tuyến"),
-    ("digitization", "Số hóa hồ sơ"),
-    ("e_result", "Trả kết quả điện tử"),
-    ("satisfaction", "Hài lòng"),
-    ("sync", "Đồng bộ"),
-]
+KPIS: list[tuple[str, str]] = [(t.id, t.vi) for t in vocabulary.RATIOS]
 KPI_NAMES = dict(KPIS)
-
-# kpis.md §2.
-MEASURES: list[tuple[str, str]] = [
-    ("received", "Tiếp nhận"),
-    ("received_online", "Tiếp nhận trực tuyến"),
-    ("received_direct", "Tiếp nhận trực tiếp"),
-    ("received_postal", "Tiếp nhận qua bưu chính công ích"),
-    ("received_online_eligible", "Tiếp nhận, TTHC có dịch vụ công trực tuyến"),
-    ("received_online_eligible_online", "… trong đó nộp trực tuyến"),
-    ("received_digitized", "Số hóa khi tiếp nhận"),
-    ("received_synced", "Đã đồng bộ"),
-    ("resolved", "Đã giải quyết"),
-    ("resolved_early", "Giải quyết trước hạn"),
-    ("resolved_on_time", "Giải quyết đúng hạn"),
-    ("resolved_late", "Giải quyết trễ hạn"),
-    ("resolved_e_result", "Trả kết quả điện tử"),
-    ("resolved_late_no_apology", "Trễ hạn, chưa có thư xin lỗi"),
-    ("withdrawn", "Rút hồ sơ"),
-    ("rejected", "Từ chối"),
-    ("paid", "Đã nộp phí, lệ phí"),
-    ("paid_online", "Nộp phí trực tuyến"),
-    ("rated", "Được đánh giá"),
-    ("rated_satisfied", "Đánh giá hài lòng"),
-]
+MEASURES: list[tuple[str, str]] = [(t.id, t.vi) for t in vocabulary.MEASURES]
 MEASURE_NAMES = dict(MEASURES)
 
+STATE_COLOURS = {"overdue": "red", "nearing_due": "orange", "paused": "blue", "not_due": "green",
+                 "overdue_no_apology": "dark-red"}
 # kpis.md §8: state, Vietnamese name, colour.
-STATES: list[tuple[str, str, str]] = [
-    ("overdue", "Quá hạn", "red"),
-    ("nearing_due", "Sắp đến hạn", "orange"),
-    ("paused", "Tạm dừng", "blue"),
-    ("not_due", "Chưa đến hạn", "green"),
-    ("overdue_no_apology", "Quá hạn, chưa xin lỗi", "dark-red"),
-]
+STATES: list[tuple[str, str, str]] = [(t.id, t.vi, STATE_COLOURS[t.id]) for t in vocabulary.OPEN_STATES]
 
-# kpis.md §4 bands: lower limit, key, Vietnamese name, colour. Highest first.
-BANDS: list[tuple[float, str, str, str]] = [
-    (90, "excellent", "Xuất sắc", "dark-green"),
-    (80, "good", "Tốt", "green"),
-    (70, "fair", "Khá", "yellow"),
-    (50, "average", "Trung bình", "orange"),
-    (0, "weak", "Yếu", "red"),
-]
+BAND_COLOURS = {"excellent": "dark-green", "good": "green", "fair": "yellow", "average": "orange", "weak": "red"}
+
+
+def groups(config: IndexConfig) -> list[tuple[str, str, float]]:
+    """(group, Vietnamese name, maximum points), in the index's order."""
+    return [(t.id, t.vi, config.maxima[t.id]) for t in vocabulary.GROUPS]
+
+
+def bands(config: IndexConfig) -> list[tuple[float, str, str, str]]:
+    """(lower limit, key, Vietnamese name, colour), highest first; "weak" from 0."""
+    names = vocabulary.labels(vocabulary.BANDS)
+    limits = [*config.bands, (0.0, "weak")]
+    return [(low, key, names[key], BAND_COLOURS[key]) for low, key in limits]
+
 
 # Values that make every expression runnable outside Grafana (`all_queries`):
-# `dng` is the root of the sample catalogue (chiso/data/units.csv).
+# `dng` is the root of the sample catalogue (sources/data/units.csv).
 SAMPLE_VALUES: dict[str, str] = {
     "window": DEFAULT_WINDOW,
     "parent": "dng",
@@ -157,21 +111,21 @@ def ref_ids() -> Iterable[str]:
 
 # ---- field configuration -------------------------------------------------
 
-def band_thresholds() -> dashboard.ThresholdsConfig:
+def band_thresholds(config: IndexConfig) -> dashboard.ThresholdsConfig:
     steps = [Threshold(value=None if low == 0 else float(low), color=colour)
-             for low, _, _, colour in reversed(BANDS)]
+             for low, _, _, colour in reversed(bands(config))]
     return dashboard.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
 
 
-def band_percentage_thresholds() -> dashboard.ThresholdsConfig:
+def band_percentage_thresholds(config: IndexConfig) -> dashboard.ThresholdsConfig:
     """The same colours relative to a field's max: points of a group against its maximum."""
-    return band_thresholds().mode(ThresholdsMode.PERCENTAGE)
+    return band_thresholds(config).mode(ThresholdsMode.PERCENTAGE)
 
 
-def band_mappings() -> list[RangeMap]:
+def band_mappings(config: IndexConfig) -> list[RangeMap]:
     """Score → band name. Grafana takes the first matching range, so highest first."""
     mappings = []
-    for index, (low, _, name, colour) in enumerate(BANDS):
+    for index, (low, _, name, colour) in enumerate(bands(config)):
         mappings.append(RangeMap(DashboardRangeMapOptions(
             from_val=float(low), to=100.0 if index == 0 else None,
             result=ValueMappingResult(text=name, color=colour, index=index))))
@@ -182,10 +136,10 @@ def fixed_colour(colour: str) -> DynamicConfigValue:
     return DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})
 
 
-def ratio_thresholds() -> dashboard.ThresholdsConfig:
+def ratio_thresholds(config: IndexConfig) -> dashboard.ThresholdsConfig:
     """Band colours for a ratio in [0, 1]."""
     steps = [Threshold(value=None if low == 0 else low / 100, color=colour)
-             for low, _, _, colour in reversed(BANDS)]
+             for low, _, _, colour in reversed(bands(config))]
     return dashboard.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
 
 

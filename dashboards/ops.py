@@ -20,6 +20,7 @@ from dashboards.common import (
     target,
     tooltip_all,
 )
+from processors.index import IndexConfig
 
 UID = "chiso-ops"
 TITLE = "Vận hành hệ thống"
@@ -195,7 +196,7 @@ def up_trend() -> timeseries.Panel:
     )
 
 
-def ops() -> dashboard.Dashboard:
+def ops(config: IndexConfig) -> dashboard.Dashboard:  # noqa: ARG001 - every dashboard takes the index settings
     return (
         base_dashboard(
             UID, TITLE,

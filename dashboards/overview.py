@@ -29,6 +29,7 @@ from dashboards.common import (
     window_variable,
     with_names,
 )
+from processors.index import IndexConfig
 
 UID = "chiso-overview"
 TITLE = "Tổng quan Bộ chỉ số phục vụ"
@@ -45,7 +46,7 @@ UNIT_LINK = ("/d/chiso-unit?var-unit=${__data.fields.unit}"
              "&${window:queryparam}&${datasource:queryparam}&${__url_time_range}")
 
 
-def ranking_table() -> table.Panel:
+def ranking_table(config: IndexConfig) -> table.Panel:
     """One instant query per column; `merge` joins them into one row per child unit."""
     children = 'parent="$parent"'
 
@@ -79,7 +80,7 @@ def ranking_table() -> table.Panel:
             "renameByName": rename,
         }))
         .unit("percentunit").decimals(1)
-        .thresholds(ratio_thresholds())
+        .thresholds(ratio_thresholds(config))
         .cell_options(common.TableColorTextCellOptions())
         .sort_by([common_builder.TableSortByFieldState().display_name("Điểm").desc(True)])
         .override_by_name("Đơn vị", [
@@ -89,12 +90,12 @@ def ranking_table() -> table.Panel:
         ])
         .override_by_name("Điểm", [
             DynamicConfigValue(id_val="unit", value="none"),
-            DynamicConfigValue(id_val="thresholds", value=band_thresholds().build()),
+            DynamicConfigValue(id_val="thresholds", value=band_thresholds(config).build()),
         ])
         .override_by_name("Xếp loại", [
             DynamicConfigValue(id_val="unit", value="none"),
-            DynamicConfigValue(id_val="mappings", value=band_mappings()),
-            DynamicConfigValue(id_val="thresholds", value=band_thresholds().build()),
+            DynamicConfigValue(id_val="mappings", value=band_mappings(config)),
+            DynamicConfigValue(id_val="thresholds", value=band_thresholds(config).build()),
             DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background"}),
         ])
         .override_by_name("unit", [DynamicConfigValue(id_val="custom.hidden", value=True)])
@@ -130,7 +131,7 @@ def parent_variable() -> dashboard.QueryVariable:
                          "Đơn vị có đơn vị trực thuộc (tỉnh/thành phố, sở, ngành).")
 
 
-def overview() -> dashboard.Dashboard:
+def overview(config: IndexConfig) -> dashboard.Dashboard:
     return (
         base_dashboard(
             UID, TITLE,
@@ -141,15 +142,15 @@ def overview() -> dashboard.Dashboard:
         .with_variable(window_variable())
         .with_variable(parent_variable())
         .with_row(dashboard.Row("Kết quả chung"))
-        .with_panel(panels.score_stat("parent").span(5).height(7))
-        .with_panel(panels.band_stat("parent").span(4).height(7))
-        .with_panel(panels.group_points_bargauge("parent").span(9).height(7))
+        .with_panel(panels.score_stat("parent", config).span(5).height(7))
+        .with_panel(panels.band_stat("parent", config).span(4).height(7))
+        .with_panel(panels.group_points_bargauge("parent", config).span(9).height(7))
         .with_panel(panels.open_dossiers_stat("parent", ["overdue", "nearing_due", "overdue_no_apology"])
                     .span(6).height(7))
         .with_row(dashboard.Row("Xếp hạng đơn vị trực thuộc"))
-        .with_panel(ranking_table().span(24).height(14))
+        .with_panel(ranking_table(config).span(24).height(14))
         .with_row(dashboard.Row("Diễn biến"))
-        .with_panel(panels.score_trend("parent").span(8).height(9))
+        .with_panel(panels.score_trend("parent", config).span(8).height(9))
         .with_panel(panels.open_dossiers_trend("parent", ["overdue", "nearing_due"]).span(8).height(9))
         .with_panel(top_overdue_bargauge().span(8).height(9))
     )

@@ -13,12 +13,12 @@ from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
 from dashboards.common import (
     DS,
-    GROUPS,
     STATES,
     band_mappings,
     band_percentage_thresholds,
     band_thresholds,
     fixed_colour,
+    groups,
     last_value,
     legend_list,
     ref_ids,
@@ -26,9 +26,10 @@ from dashboards.common import (
     tooltip_all,
     with_names,
 )
+from processors.index import IndexConfig
 
 
-def score_stat(var: str) -> stat.Panel:
+def score_stat(var: str, config: IndexConfig) -> stat.Panel:
     return (
         stat.Panel()
         .title("Điểm chỉ số phục vụ")
@@ -38,7 +39,7 @@ def score_stat(var: str) -> stat.Panel:
         .with_target(target(with_names(f'dvc_index_score{{unit="${var}",window="$window"}}'),
                             "A", "{{name}}"))
         .unit("none").decimals(1).min(0).max(100)
-        .thresholds(band_thresholds())
+        .thresholds(band_thresholds(config))
         .no_value("Chưa có dữ liệu")
         .reduce_options(last_value())
         .graph_mode(common.BigValueGraphMode.AREA)
@@ -47,7 +48,7 @@ def score_stat(var: str) -> stat.Panel:
     )
 
 
-def band_stat(var: str) -> stat.Panel:
+def band_stat(var: str, config: IndexConfig) -> stat.Panel:
     return (
         stat.Panel()
         .title("Xếp loại")
@@ -56,8 +57,8 @@ def band_stat(var: str) -> stat.Panel:
         .datasource(DS)
         .with_target(target(f'dvc_index_score{{unit="${var}",window="$window"}}', "A", "Xếp loại"))
         .unit("none").min(0).max(100)
-        .thresholds(band_thresholds())
-        .mappings(band_mappings())
+        .thresholds(band_thresholds(config))
+        .mappings(band_mappings(config))
         .no_value("Chưa có dữ liệu")
         .reduce_options(last_value())
         .graph_mode(common.BigValueGraphMode.NONE)
@@ -66,7 +67,7 @@ def band_stat(var: str) -> stat.Panel:
     )
 
 
-def group_points_bargauge(var: str) -> bargauge.Panel:
+def group_points_bargauge(var: str, config: IndexConfig) -> bargauge.Panel:
     """One query per group, so bars keep the order of kpis.md §4 and each gets its own max."""
     panel = (
         bargauge.Panel()
@@ -75,7 +76,7 @@ def group_points_bargauge(var: str) -> bargauge.Panel:
                      "Points of each of the six groups against the group's maximum.")
         .datasource(DS)
         .unit("none").decimals(1).min(0)
-        .thresholds(band_percentage_thresholds())
+        .thresholds(band_percentage_thresholds(config))
         .no_value("–")
         .reduce_options(last_value())
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
@@ -84,7 +85,7 @@ def group_points_bargauge(var: str) -> bargauge.Panel:
         .name_placement(common.BarGaugeNamePlacement.TOP)
         .show_unfilled(True)
     )
-    for ref, (group, name, maximum) in zip(ref_ids(), GROUPS):
+    for ref, (group, name, maximum) in zip(ref_ids(), groups(config)):
         expr = f'dvc_index_points{{unit="${var}",group="{group}",window="$window"}}'
         panel = (panel.with_target(target(expr, ref, f"{name} (tối đa {maximum})", instant=True))
                  .override_by_query(ref, [DynamicConfigValue(id_val="max", value=maximum)]))
@@ -114,7 +115,7 @@ def open_dossiers_stat(var: str, states: list[str]) -> stat.Panel:
     return panel
 
 
-def score_trend(var: str) -> timeseries.Panel:
+def score_trend(var: str, config: IndexConfig) -> timeseries.Panel:
     return (
         timeseries.Panel()
         .title("Điểm chỉ số theo thời gian")
@@ -124,7 +125,7 @@ def score_trend(var: str) -> timeseries.Panel:
         .with_target(target(with_names(f'dvc_index_score{{unit="${var}",window="$window"}}'),
                             "A", "{{name}}"))
         .unit("none").decimals(1).min(0).max(100)
-        .thresholds(band_thresholds())
+        .thresholds(band_thresholds(config))
         .thresholds_style(common_builder.GraphThresholdsStyleConfig()
                           .mode(common.GraphThresholdsStyleMode.DASHED))
         .line_width(2).fill_opacity(10)

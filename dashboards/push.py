@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 
 from grafana_client import GrafanaApi
 
+from dashboards.registry import build_all
+
 DEFAULT_FOLDER_TITLE = "Chỉ số phục vụ"
 DEFAULT_FOLDER_UID = "chiso"
 
@@ -47,7 +49,6 @@ def push_dashboards(
     Grafana's answer to each `POST /api/dashboards/db`, in order.
     """
     if dashboards is None:
-        from dashboards import build_all
         dashboards = build_all().values()
     api = GrafanaApi.from_url(url, credential=token, timeout=timeout)
     try:

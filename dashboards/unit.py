@@ -14,10 +14,10 @@ from grafana_foundation_sdk.models.dashboard import (
 from dashboards import panels
 from dashboards.common import (
     DS,
-    KPIS,
     KPI_NAMES,
-    MEASURES,
+    KPIS,
     MEASURE_NAMES,
+    MEASURES,
     UNITS_EXPR,
     base_dashboard,
     count_thresholds,
@@ -30,6 +30,7 @@ from dashboards.common import (
     unit_variable,
     window_variable,
 )
+from processors.index import IndexConfig
 
 UID = "chiso-unit"
 TITLE = "Chi tiết đơn vị"
@@ -96,7 +97,7 @@ def measures_table() -> table.Panel:
     )
 
 
-def ratios_bargauge() -> bargauge.Panel:
+def ratios_bargauge(config: IndexConfig) -> bargauge.Panel:
     panel = (
         bargauge.Panel()
         .title("Các tỷ lệ")
@@ -104,7 +105,7 @@ def ratios_bargauge() -> bargauge.Panel:
             "The eight ratios over the window; empty where the denominator is 0.")
         .datasource(DS)
         .unit("percentunit").decimals(1).min(0).max(1)
-        .thresholds(ratio_thresholds())
+        .thresholds(ratio_thresholds(config))
         .no_value("–")
         .reduce_options(last_value())
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
@@ -140,7 +141,7 @@ def drilldown_unit_variable() -> dashboard.QueryVariable:
     return unit_variable("unit", "Đơn vị", UNITS_EXPR, "Mọi đơn vị trong danh mục.")
 
 
-def unit_dashboard() -> dashboard.Dashboard:
+def unit_dashboard(config: IndexConfig) -> dashboard.Dashboard:
     return (
         base_dashboard(
             UID, TITLE,
@@ -150,16 +151,16 @@ def unit_dashboard() -> dashboard.Dashboard:
         .with_variable(window_variable())
         .with_variable(drilldown_unit_variable())
         .with_row(dashboard.Row("Chỉ số phục vụ"))
-        .with_panel(panels.score_stat("unit").span(5).height(8))
-        .with_panel(panels.band_stat("unit").span(3).height(8))
-        .with_panel(panels.group_points_bargauge("unit").span(8).height(8))
-        .with_panel(ratios_bargauge().span(8).height(8))
+        .with_panel(panels.score_stat("unit", config).span(5).height(8))
+        .with_panel(panels.band_stat("unit", config).span(3).height(8))
+        .with_panel(panels.group_points_bargauge("unit", config).span(8).height(8))
+        .with_panel(ratios_bargauge(config).span(8).height(8))
         .with_row(dashboard.Row("Số liệu trong kỳ"))
         .with_panel(reception_stat().span(12).height(5))
         .with_panel(resolution_stat().span(12).height(5))
         .with_panel(measures_table().span(8).height(11))
         .with_panel(ratios_trend().span(8).height(11))
-        .with_panel(panels.score_trend("unit").span(8).height(11))
+        .with_panel(panels.score_trend("unit", config).span(8).height(11))
         .with_row(dashboard.Row("Tình trạng hồ sơ hiện tại"))
         .with_panel(panels.open_dossiers_stat(
             "unit", ["overdue", "nearing_due", "paused", "not_due", "overdue_no_apology"]).span(8).height(9))

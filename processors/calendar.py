@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -21,7 +21,7 @@ import holidays
 __all__ = ["CalendarConfig", "WorkingCalendar"]
 
 COUNTRY = "VN"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _US_PER_S = 1_000_000
 _HOLIDAY_CLASS = holidays.VN
@@ -97,6 +97,9 @@ def _check_year(year: int) -> None:
         )
 
 
+_ONE_DAY = timedelta(days=1)
+
+
 class WorkingCalendar:
     """Working days and office time of a Vietnamese public office."""
 
@@ -126,6 +129,36 @@ class WorkingCalendar:
             # Saturdays the government swapped with a weekday off (e.g. 4/5/2024).
             return d in self._package_workdays(d.year)
         return True
+
+    def working_day_after(self, d: date, n: int) -> date:
+        """The n-th working day after d (n >= 1), d itself not counted."""
+        for _ in range(n):
+            d += _ONE_DAY
+            while not self.is_working_day(d):
+                d += _ONE_DAY
+        return d
+
+    def working_day_before(self, d: date, n: int) -> date:
+        """The n-th working day before d (n >= 1), d itself not counted."""
+        for _ in range(n):
+            d -= _ONE_DAY
+            while not self.is_working_day(d):
+                d -= _ONE_DAY
+        return d
+
+    def office_end(self, d: date) -> datetime:
+        """The end of the last office period of local date d (17:00 by default)."""
+        return datetime.combine(d, self.config.office_hours[-1][1], self._zone)
+
+    def local_date(self, at: datetime) -> date:
+        _require_aware(at, "at")
+        return at.astimezone(self._zone).date()
+
+    def appointment(self, at: datetime, working_days: int) -> datetime:
+        """The end of office hours on the n-th working day after the local date of
+        ``at``: how procedures and petitions set their time limit (a petition
+        received Friday 15/3/2024 with 15 working days is due 17:00 on 5/4/2024)."""
+        return self.office_end(self.working_day_after(self.local_date(at), max(working_days, 1)))
 
     def holiday_name(self, d: date, language: str = "vi") -> str | None:
         """The public holiday's name, or None (also for removed and for extra holidays,

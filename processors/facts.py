@@ -7,9 +7,9 @@ the input is deduplicated by ``event_id`` and sorted by (``occurred_at``,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 from processors.events import END_TYPES, Event
 from processors.timeutil import local_date

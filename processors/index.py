@@ -6,8 +6,8 @@ averaged, so a parent's index is that of its whole subtree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 RATIOS: dict[str, tuple[tuple[str, ...], str]] = {
     "on_time": (("resolved_early", "resolved_on_time"), "resolved"),
@@ -28,11 +28,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "satisfaction": ("satisfaction",),
     "digitization": ("digitization", "e_result"),
 }
-
-BAND_NAMES_VI = {
-    "excellent": "Xuất sắc", "good": "Tốt", "fair": "Khá", "average": "Trung bình", "weak": "Yếu",
-}
-
 
 @dataclass(frozen=True)
 class IndexConfig:

@@ -19,7 +19,7 @@ Fields:
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from processors.facts import DossierFacts, overdue_intervals
 from processors.timeutil import local_date

@@ -12,7 +12,7 @@ line is a sum of stored counters (``measures.py``):
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from processors.measures import ANOMALY_PREFIX, CLOSED, OVERDUE_FROM, OVERDUE_UNTIL
 

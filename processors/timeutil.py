@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -23,3 +24,10 @@ def local_midnight(d: date) -> datetime:
 def iso_instant(at: datetime) -> str:
     """RFC 3339 in local time, seconds precision unless sub-second is present."""
     return at.astimezone(_LOCAL_OFFSET).isoformat()
+
+
+def fixed_or_system_clock(fixed: datetime | None) -> Callable[[], datetime]:
+    """*now*: a fixed instant (CHISO_NOW, for reproducible runs) or the real clock."""
+    if fixed is not None:
+        return lambda: fixed
+    return lambda: datetime.now(UTC)

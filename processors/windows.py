@@ -8,9 +8,9 @@ its length: ``all`` costs as little as ``today``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable
 
 WINDOW_NAMES = ("today", "7d", "30d", "mtd", "qtd", "ytd", "all")
 MIN_DATE = date(1, 1, 1)

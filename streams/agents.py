@@ -10,31 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 
 import faust
 import orjson
 import redis.asyncio as aioredis
 
-from chiso.redis_keys import Keys
-from chiso.settings import Settings
 from processors.calendar import WorkingCalendar
+from store.keys import Keys
+from store.plan import RawMessage
+from store.timer import DeadlineTimer
+from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
-from streams.apply import BatchApplier, RawMessage
-from streams.deadlines import DeadlineTimer
+from streams.config import WorkerConfig
 
 log = logging.getLogger(__name__)
 
 
-def register_agents(app: faust.App, settings: Settings) -> None:
-    events = app.topic(settings.events_topic, partitions=settings.partitions)
-    dead_letters = app.topic(settings.dlq_topic, partitions=settings.partitions)
-    calendar = WorkingCalendar(settings.calendar.to_config())
-    keys = Keys(settings.redis_prefix)
-    fixed_now = settings.now
-
-    def now() -> datetime:
-        return fixed_now if fixed_now is not None else datetime.now(timezone.utc)
+def register_agents(app: faust.App, config: WorkerConfig) -> None:
+    events = app.topic(config.topics.events, partitions=config.partitions)
+    dead_letters = app.topic(config.topics.dead_letters, partitions=config.partitions)
+    calendar = WorkingCalendar(config.calendar)
+    keys = Keys(config.redis_prefix)
+    now = config.clock
 
     parts: dict = {}
     _close_on_shutdown(app, parts)
@@ -42,7 +39,7 @@ def register_agents(app: faust.App, settings: Settings) -> None:
     def redis_client() -> aioredis.Redis:
         # Created lazily, inside the worker's event loop.
         if "redis" not in parts:
-            parts["redis"] = aioredis.from_url(settings.redis or "redis://127.0.0.1:6379/0")
+            parts["redis"] = aioredis.from_url(config.redis_url)
         return parts["redis"]
 
     async def send_dead_letters(records: list[dict]) -> None:
@@ -55,18 +52,18 @@ def register_agents(app: faust.App, settings: Settings) -> None:
     @app.agent(events, name="apply-dossier-events")
     async def apply_dossier_events(stream: faust.Stream) -> None:
         applier = BatchApplier(redis_client(), keys, send_dead_letters, calendar, now)
-        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+        async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
             messages = [
                 RawMessage(e.message.topic, e.message.partition, e.message.offset, e.message.value)
                 for e in batch
             ]
-            await retry_until_done(lambda: applier.apply(messages), f"a batch of {len(messages)} messages")
+            await retry_until_done(lambda batch=messages: applier.apply(batch), f"a batch of {len(messages)} messages")
 
     @app.timer(interval=1.0, name="deadlines")
     async def deadlines() -> None:
         if "timer" not in parts:
             parts["timer"] = DeadlineTimer(redis_client(), keys, calendar, now)
-            parts["publisher"] = AlertPublisher(redis_client(), keys, settings.kafka, settings.alerts_topic)
+            parts["publisher"] = AlertPublisher(redis_client(), keys, config.kafka, config.topics.alerts)
         try:
             await parts["timer"].tick()
             await parts["publisher"].run_once()

@@ -23,35 +23,12 @@ import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from chiso.redis_keys import Keys
+from store.keys import Keys
+from store.scripts import OutboxCommit, script
 
 log = logging.getLogger(__name__)
 
 LEASE_MS = 15000
-
-# KEYS: lease. ARGV: token, ttl_ms. Take a free lease or renew our own.
-ACQUIRE = """
-local cur = redis.call('GET', KEYS[1])
-if cur == false or cur == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return cur == ARGV[1] and 1 or 2
-end
-return 0
-"""
-
-# KEYS: lease, outbox, positions, globals. ARGV: token, n_published, n_pos, (partition, offset)*, n_states, state*
-COMMIT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
-local p = 3
-local n_pos = tonumber(ARGV[p]); p = p + 1
-for i = 1, n_pos do
-  redis.call('HSET', KEYS[3], ARGV[p], ARGV[p + 1]); p = p + 2
-end
-local n_s = tonumber(ARGV[p]); p = p + 1
-for i = 1, n_s do redis.call('HINCRBY', KEYS[4], 'alerts:' .. ARGV[p], 1); p = p + 1 end
-return 1
-"""
 
 
 class AlertPublisher:
@@ -64,8 +41,8 @@ class AlertPublisher:
         self.token = uuid.uuid4().hex
         self._producer: AIOKafkaProducer | None = None
         self._recovered = False
-        self._acquire = redis.register_script(ACQUIRE)
-        self._commit = redis.register_script(COMMIT)
+        self._acquire = redis.register_script(script("lease_acquire"))
+        self._commit = redis.register_script(script("outbox_commit"))
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -74,7 +51,7 @@ class AlertPublisher:
 
     async def run_once(self) -> int:
         """Publish what the outbox holds, if we hold the lease; returns how many."""
-        held = await self._acquire(keys=[self.keys.publisher], args=[self.token, LEASE_MS])
+        held = await self._acquire(args=[self.keys.prefix, self.token, LEASE_MS])
         if held == 0:
             self._recovered = False  # someone else publishes; recover again if we take over
             return 0
@@ -90,12 +67,8 @@ class AlertPublisher:
         for fut in futures:
             md = await fut
             positions[md.partition] = max(positions.get(md.partition, 0), md.offset + 1)
-        states = [_state_of(e) for e in entries]
-        args: list = [self.token, len(entries), len(positions)]
-        for partition, offset in sorted(positions.items()):
-            args += [partition, offset]
-        args += [len(states), *states]
-        ok = await self._commit(keys=[self.keys.publisher, self.keys.outbox, self.keys.alerts_pos, self.keys.globals], args=args)
+        commit = OutboxCommit(self.token, len(entries), positions, [_state_of(e) for e in entries])
+        ok = await self._commit(args=commit.argv(self.keys.prefix))
         if not ok:
             # Lost the lease mid-way: the next holder's recovery drops what we sent.
             log.warning("alert publisher lost its lease after producing %d alerts", len(entries))
@@ -116,7 +89,7 @@ class AlertPublisher:
         pending = set(await self.redis.lrange(self.keys.outbox, 0, -1))
         found = [value for value in published if value in pending]
         positions: dict[int, int] = dict(start)
-        for value, (partition, offset) in published.items():
+        for partition, offset in published.values():
             positions[partition] = max(positions.get(partition, 0), offset + 1)
         pipe = self.redis.pipeline(transaction=True)
         for value in found:

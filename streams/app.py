@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import faust
 
-from chiso.settings import Settings
+from streams.config import WorkerConfig
 
 
 def kafka_url(bootstrap: str) -> str:
@@ -17,23 +17,21 @@ def kafka_url(bootstrap: str) -> str:
     return ";".join(s if "://" in s else f"kafka://{s}" for s in servers)
 
 
-def create_app(settings: Settings) -> faust.App:
-    if not settings.kafka:
-        raise RuntimeError("CHISO_KAFKA is not set (chiso up sets it for the embedded broker)")
-    datadir = settings.state_dir / "faust"
+def create_app(config: WorkerConfig) -> faust.App:
+    datadir = config.state_dir / "faust"
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
-        settings.group_id,
-        broker=kafka_url(settings.kafka),
+        config.group_id,
+        broker=kafka_url(config.kafka),
         # Values stay raw bytes: validation is ours (processors.events), so a
         # poison message becomes a dead letter instead of a decode error in Faust.
         key_serializer="raw",
         value_serializer="raw",
-        topic_partitions=settings.partitions,
+        topic_partitions=config.partitions,
         topic_allow_declare=True,
         web_enabled=False,
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 5),
+        broker_session_timeout=config.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, config.session_timeout_s / 5),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         store="memory://",

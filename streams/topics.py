@@ -8,25 +8,21 @@ import time
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from chiso.settings import Settings
+from streams.config import Topics
 
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+def ensure_topics(kafka: str, topics: Topics, partitions: int, timeout_s: float = 30.0) -> None:
     """Create the input, dead-letter and alert topics if missing (idempotent).
 
     Retries until the broker answers: the embedded broker may still be starting.
     """
-    wanted = [
-        NewTopic(settings.events_topic, settings.partitions, 1),
-        NewTopic(settings.dlq_topic, settings.partitions, 1),
-        NewTopic(settings.alerts_topic, settings.partitions, 1),
-    ]
+    wanted = [NewTopic(name, partitions, 1) for name in (topics.events, topics.dead_letters, topics.alerts)]
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.kafka, client_id="chiso-admin")
+            admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="chiso-admin")
             try:
                 existing = set(admin.list_topics())
                 missing = [t for t in wanted if t.name not in existing]
@@ -41,5 +37,5 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         except KafkaError as exc:
             if time.monotonic() > deadline:
                 raise
-            log.info("waiting for Kafka at %s: %s", settings.kafka, exc)
+            log.info("waiting for Kafka at %s: %s", kafka, exc)
             time.sleep(0.5)

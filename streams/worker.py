@@ -1,23 +1,20 @@
-"""``python -m streams.worker``: run one stream worker process."""
+"""Run one stream worker process with a given config (``chiso worker``)."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from faust.worker import Worker
 
-from chiso.settings import Settings
 from streams.agents import register_agents
 from streams.app import create_app
+from streams.config import WorkerConfig
 
 
-def main() -> None:
-    settings = Settings()
-    app = create_app(settings)
-    register_agents(app, settings)
+def run(config: WorkerConfig) -> None:
+    app = create_app(config)
+    register_agents(app, config)
     logging.getLogger("faust").setLevel(logging.WARNING)
+    sys.argv = sys.argv[:1]  # Faust's command line must not see ours
     Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
-
-
-if __name__ == "__main__":
-    main()

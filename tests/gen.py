@@ -5,7 +5,11 @@ the due, T before R, mixed offsets), all within the contract."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from hypothesis import strategies as st
 
 UNITS = ("dng-sxd", "dng-stp", "dng-p-hai-chau", "dng-x-hoa-vang", "unknown-unit")
 TYPES = (
@@ -13,15 +17,58 @@ TYPES = (
     "due_changed", "paid", "resolved", "returned", "withdrawn", "rejected", "rated",
     "synced", "apology_issued", "received",
 )
-ZONES = (timezone(timedelta(hours=7)), timezone.utc, timezone(timedelta(hours=-5)))
+ZONES = (timezone(timedelta(hours=7)), UTC, timezone(timedelta(hours=-5)))
 BASE = datetime(2024, 3, 14, 8, 0, tzinfo=timezone(timedelta(hours=7)))
 
 
-def _at(rng: random.Random, t: datetime) -> str:
+class Chooser(Protocol):
+    """What the generators draw from: a seeded ``random.Random`` (integration
+    tests, benchmarks) or ``Drawn`` (property tests, so that failures shrink)."""
+
+    def choice(self, seq: Sequence[Any]) -> Any: ...
+    def randrange(self, start: int, stop: int | None = None) -> int: ...
+    def random(self) -> float: ...
+
+
+class Drawn:
+    """A ``Chooser`` whose every choice is a hypothesis draw: hypothesis sees, and
+    shrinks, each decision the generator makes."""
+
+    def __init__(self, draw: Callable[[st.SearchStrategy], Any]) -> None:
+        self.draw = draw  # a composite's ``draw``, or ``DataObject.draw``
+
+    def choice(self, seq: Sequence[Any]) -> Any:
+        return self.draw(st.sampled_from(seq))
+
+    def randrange(self, start: int, stop: int | None = None) -> int:
+        lo, hi = (0, start) if stop is None else (start, stop)
+        return self.draw(st.integers(lo, hi - 1))
+
+    def random(self) -> float:
+        return self.draw(st.floats(0.0, 1.0, exclude_max=True))
+
+
+@st.composite
+def dossiers(draw: Any, dossier_id: str = "D", max_extra: int = 8) -> list[dict]:
+    """One dossier's messy history, as a hypothesis strategy."""
+    return dossier_events(Drawn(draw), dossier_id, max_extra)
+
+
+@st.composite
+def histories(draw: Any, max_dossiers: int = 12, max_extra: int = 8) -> list[dict]:
+    """Several dossiers' histories, as a hypothesis strategy."""
+    n = draw(st.integers(0, max_dossiers))
+    out: list[dict] = []
+    for i in range(n):
+        out.extend(dossier_events(Drawn(draw), f"D{i:05d}", max_extra))
+    return out
+
+
+def _at(rng: Chooser, t: datetime) -> str:
     return t.astimezone(rng.choice(ZONES)).isoformat()
 
 
-def dossier_events(rng: random.Random, dossier_id: str, max_extra: int = 8) -> list[dict]:
+def dossier_events(rng: Chooser, dossier_id: str, max_extra: int = 8) -> list[dict]:
     t0 = BASE + timedelta(hours=rng.randrange(0, 6 * 24))
     evs: list[dict] = []
     n = 0

@@ -7,9 +7,9 @@ the streaming system and the processors against it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable
 
 VN = timezone(timedelta(hours=7))
 ENDS = ("resolved", "withdrawn", "rejected")

@@ -11,7 +11,7 @@ This is a build-time tool, never imported by the app. It needs the package
 pinned below in the active environment:
 
     pip install vietnam-provinces==2025.10.1
-    python tools/make_units_csv.py                 # writes chiso/data/units.csv
+    python tools/make_units_csv.py                 # writes sources/data/units.csv
     python tools/make_units_csv.py --check         # fails if the file is stale
     python tools/make_units_csv.py --codes         # prints code,unit_id,name
 
@@ -33,7 +33,7 @@ PROVINCE_CODENAME = "da_nang"  # Thành phố Đà Nẵng, province code 48
 ROOT_ID = "dng"
 ROOT_NAME = "UBND thành phố Đà Nẵng"
 HEADER = ("unit_id", "name", "parent_id", "level")
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "chiso" / "data" / "units.csv"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "sources" / "data" / "units.csv"
 
 # Departments (sở) and other agencies handling TTHC under the city after the
 # 2025 reorganisation. (unit_id, name). Ids are hand-picked abbreviations of the

@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 
 from chiso.wall.hub import Hub, WallSettings, dumps
 from chiso.wall.pages import docs_html, landing_html
+from processors import vocabulary
 
 STATIC = Path(__file__).parent / "static"
 VIEWS = ("overview", "units", "deadlines")
@@ -72,6 +73,7 @@ def routes(ctx) -> list:
             "maxima": dict(index.maxima),
             "bands": [[limit, name] for limit, name in index.bands],
             "heartbeat_s": settings.heartbeat_s,
+            "vocabulary": vocabulary.as_json(),
         }
 
     async def landing(request: Request) -> Response:
@@ -96,7 +98,7 @@ def routes(ctx) -> list:
         return unit, window, top
 
     async def events(request: Request) -> Response:
-        sub = await hub.subscribe(request.app, *topic_of(request))
+        sub = await hub.subscribe(*topic_of(request))
 
         async def stream():
             try:
@@ -115,7 +117,7 @@ def routes(ctx) -> list:
                                                                 "X-Accel-Buffering": "no"})
 
     async def snapshot(request: Request) -> Response:
-        sub = await hub.subscribe(request.app, *topic_of(request))
+        sub = await hub.subscribe(*topic_of(request))
         try:
             parts = {part: orjson.loads(data) for part, data in await sub.next(timeout=0)}
         finally:

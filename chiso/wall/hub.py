@@ -2,8 +2,8 @@
 
 Every ``CHISO_WALL_POLL_S`` (0.5 s) the poller reads one Redis key, the time of
 the last applied batch (``applied_at``). When it moved, it rebuilds the snapshot
-of every (unit, window, top) some display watches by calling the JSON API in
-process, and pushes each part whose JSON changed as soon as it is computed. The
+of every (unit, window, top) some display watches from the same queries the
+JSON API answers with, and pushes each part whose JSON changed as soon as it is computed. The
 parts come in two groups: the fast one (the score and KPIs, open dossiers, the
 ticker, today's trend point) at most every ``CHISO_WALL_FAST_EVERY_S`` (1 s), the
 slow one (the ranking, which reads every child unit) at most every
@@ -25,10 +25,9 @@ Snapshot parts, each one server-sent event (``event: <part>``, ``data: <JSON>``)
 ``kpis``      ``/api/v1/kpis?unit=U&window=W`` as the API answers it.
 ``ranking``   ``/api/v1/ranking?parent=U&window=W``: the ``top`` best and the ``top``
               worst units with a score, each reduced to what the wall shows.
-``open``      ``/api/v1/open?unit=U``, or ``{"available": false}`` while the server
-              has no such endpoint.
+``open``      ``/api/v1/open?unit=U``, with ``"available": true``.
 ``dossiers``  ``/api/v1/dossiers?unit=U&state=overdue`` then ``…nearing_due``, each
-              item with ``unit_name`` added; or ``{"available": false}``.
+              item with ``unit_name`` added.
 ``trend``     ``{"days": 30, "rolling": 7, "points": [[date, day, rolling, received]…]}``
               for the last 30 local dates: ``day`` is the score of that date alone
               (``/api/v1/kpis?unit=U&from=D&to=D``), ``rolling`` the score of the 7
@@ -47,18 +46,20 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, AsyncIterator
-from urllib.parse import urlencode
+from typing import Any
 
 import orjson
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chiso.queries import UnknownUnit
+from chiso.readiness import current_lag  # the API's own probe: the same numbers as /readyz
 from processors.index import index
 from processors.measures import MEASURES
-from processors.windows import WINDOW_NAMES
+from processors.timeutil import local_date
+from processors.windows import WINDOW_NAMES, named_window
 
 log = logging.getLogger(__name__)
 
@@ -92,47 +93,11 @@ def dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-async def call_api(app, path: str, params: dict[str, Any]) -> tuple[int, Any]:
-    """GET ``path`` from the app itself, in process (no socket): the JSON API's
-    own answer, with its status."""
-    scope = {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-        "query_string": urlencode({k: v for k, v in params.items() if v is not None}).encode(),
-        "headers": [(b"host", b"wall.local"), (b"accept", b"application/json")],
-        "client": ("127.0.0.1", 0), "server": ("wall.local", 80),
-    }
-    status = 500
-    body = bytearray()
-    sent = False
-
-    async def receive() -> dict:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.sleep(3600)  # nobody disconnects from an in-process call
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            body.extend(message.get("body", b""))
-
-    await app(scope, receive, send)
-    try:
-        return status, orjson.loads(bytes(body)) if body else None
-    except orjson.JSONDecodeError:
-        return status, None
-
-
 class Subscriber:
     """One display: the parts not yet sent to it (a newer part replaces an unsent
     older one, so a slow display never piles up a backlog)."""
 
-    def __init__(self, topic: "Topic") -> None:
+    def __init__(self, topic: Topic) -> None:
         self.topic = topic
         self.pending: dict[str, str] = {}
         self.wake = asyncio.Event()
@@ -159,8 +124,8 @@ class Topic:
     subscribers: set[Subscriber] = field(default_factory=set)
     # Two groups of parts, rebuilt on their own schedules: "fast" (meta, kpis, open,
     # dossiers, today's trend point) and "slow" (ranking, the whole trend).
-    fast: "Schedule" = field(default_factory=lambda: Schedule())
-    slow: "Schedule" = field(default_factory=lambda: Schedule())
+    fast: Schedule = field(default_factory=lambda: Schedule())
+    slow: Schedule = field(default_factory=lambda: Schedule())
     slow_task: asyncio.Task | None = None  # the slow group runs beside the poller
     trend: list | None = None    # [(date, measures of that date)] for the trend's 36 dates
     trend_at: float = 0.0        # monotonic time they were all read
@@ -173,7 +138,7 @@ class Schedule:
     dirty: bool = True           # data changed since
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def due(self, every_s: float, settings: "WallSettings", now: float) -> bool:
+    def due(self, every_s: float, settings: WallSettings, now: float) -> bool:
         """Rebuild now? When the data changed, no sooner than ``every_s`` after the
         last rebuild nor than its cost allows (CHISO_WALL_MAX_BUSY); or when the
         periodic refresh is due."""
@@ -188,7 +153,6 @@ class Hub:
         self.ctx = ctx
         self.settings = settings
         self.version = version
-        self.app = None
         self.topics: dict[tuple[str | None, str, int], Topic] = {}
         self.task: asyncio.Task | None = None
         self.status_part: str | None = None  # the last status sent, for new displays
@@ -210,8 +174,7 @@ class Hub:
         roots = self.ctx.queries.base_catalogue.roots()
         return roots[0].unit_id if len(roots) == 1 else None
 
-    async def subscribe(self, app, unit: str | None, window: str, top: int) -> Subscriber:
-        self.app = app
+    async def subscribe(self, unit: str | None, window: str, top: int) -> Subscriber:
         key = (unit, window, top)
         topic = self.topics.get(key)
         if topic is None:
@@ -306,7 +269,7 @@ class Hub:
         try:
             self.last_applied = await asyncio.to_thread(self.ctx.queries.store.applied_at)
             self.store_error = None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Redis down shows on the wall as a stale status
             self.store_error = f"{type(exc).__name__}: {exc}"
         if self.lag == 0:
             self.last_caught_up = now
@@ -332,15 +295,13 @@ class Hub:
             self.broadcast("status", self.status_part)
 
     async def probe_lag(self) -> None:
-        from chiso.api import current_lag  # the API's own probe: the same numbers as /readyz
-
         if self.ctx.lag_probe is None:
             self.lag, self.lag_error = None, None
             return
         try:
             lag = await asyncio.wait_for(current_lag(self.ctx), timeout=max(1.0, self.settings.lag_every_s))
             self.lag, self.lag_error = sum(lag.values()), None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one failed part must not end the feed
             self.lag_error = f"{type(exc).__name__}: {exc}"
 
     def broadcast(self, part: str, data: str) -> None:
@@ -371,7 +332,7 @@ class Hub:
                         for sub in topic.subscribers:
                             sub.offer(part, data)
                 self.rebuilds += 1
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken broker shows on the wall as a stale status
                 log.warning("wall: snapshot of %s/%s failed: %s", topic.unit, topic.window, exc)
                 self.store_error = f"{type(exc).__name__}: {exc}"
             finally:
@@ -379,37 +340,31 @@ class Hub:
                 schedule.cost = schedule.built_at - started
 
     async def build_fast(self, topic: Topic) -> AsyncIterator[tuple[str, str]]:
-        """meta, kpis, open, dossiers and today's trend point."""
-        app, unit, window, queries = self.app, topic.unit, topic.window, self.ctx.queries
+        """meta, kpis, open, dossiers and today's trend point, from the same
+        queries the JSON API answers with."""
+        unit, window, queries = topic.unit, topic.window, self.ctx.queries
         if window not in WINDOW_NAMES:
             yield "problem", dumps({"error": f"unknown window {window!r}", "kind": "window"})
             return
-        status, kpis = await call_api(app, "/api/v1/kpis", {"unit": unit, "window": window})
-        if status == 404:
+        now = self.ctx.now()
+        try:
+            kpis = await asyncio.to_thread(queries.kpis, unit, named_window(window, local_date(now)))
+        except UnknownUnit:
             yield "problem", dumps({"error": f"unknown unit {unit!r}", "kind": "unit", "unit": unit})
             return
-        if status != 200:
-            raise RuntimeError(f"/api/v1/kpis answered {status}: {kpis}")
         catalogue = await asyncio.to_thread(queries.catalogue)
         yield "meta", dumps(self.meta(catalogue, unit))
         yield "kpis", dumps(kpis)
 
-        status, open_ = await call_api(app, "/api/v1/open", {"unit": unit})
-        if status == 200:
-            yield "open", dumps({"available": True, **open_})
-            items = []
-            for state in ("overdue", "nearing_due"):
-                status, answer = await call_api(
-                    app, "/api/v1/dossiers", {"unit": unit, "state": state, "limit": self.settings.ticker})
-                if status == 200:
-                    for item in answer.get("items", []):
-                        u = catalogue.get(item.get("unit_id") or "")
-                        items.append({**item, "state": item.get("state") or state,
-                                      "unit_name": u.name if u else item.get("unit_id")})
-            yield "dossiers", dumps({"available": status == 200, "items": items})
-        else:  # a server without the open-dossier endpoints: the wall hides those parts
-            yield "open", dumps({"available": False})
-            yield "dossiers", dumps({"available": False, "items": []})
+        open_ = await asyncio.to_thread(queries.open_now, unit, "subtree", now)
+        yield "open", dumps({"available": True, **open_})
+        items = []
+        for state in ("overdue", "nearing_due"):
+            answer = await asyncio.to_thread(queries.dossiers, unit, "subtree", [state], now, self.settings.ticker, 0)
+            for item in answer["items"]:
+                u = catalogue.get(item.get("unit_id") or "")
+                items.append({**item, "unit_name": u.name if u else item.get("unit_id")})
+        yield "dossiers", dumps({"available": True, "items": items})
 
         today = self.ctx.today()
         if topic.trend is not None and topic.trend[-1][0] == today:
@@ -422,7 +377,7 @@ class Hub:
 
     async def build_slow(self, topic: Topic) -> AsyncIterator[tuple[str, str]]:
         """The ranking, and every CHISO_WALL_TREND_FULL_S the trend's 36 dates."""
-        app, unit, window, queries = self.app, topic.unit, topic.window, self.ctx.queries
+        unit, window, queries = topic.unit, topic.window, self.ctx.queries
         if window not in WINDOW_NAMES:
             return
         today = self.ctx.today()
@@ -437,11 +392,10 @@ class Hub:
             topic.trend = list(zip(dates, sums))
             topic.trend_at = time.monotonic()
             yield "trend", self.trend_part(topic)
-        status, ranking = await call_api(app, "/api/v1/ranking", {"parent": unit, "window": window})
-        if status == 404:
+        try:
+            ranking = await asyncio.to_thread(queries.ranking, unit, named_window(window, today))
+        except UnknownUnit:
             return
-        if status != 200:
-            raise RuntimeError(f"/api/v1/ranking answered {status}: {ranking}")
         yield "ranking", dumps(best_and_worst(ranking, topic.top))
 
     def trend_part(self, topic: Topic) -> str:

@@ -9,23 +9,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import shutil
 import subprocess
 
-import pytest
-
-from dashboards import all_queries, variable_queries
 from dashboards.common import PARENTS_EXPR
-
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None and not os.environ.get("CI"),
-                                reason="promtool not installed (apt-get install prometheus)")
+from dashboards.registry import all_queries, variable_queries
+from tests.tools import require
 
 
 def promtool(*args: str, cwd) -> subprocess.CompletedProcess:
-    assert PROMTOOL, "promtool not installed (apt-get install prometheus)"
-    return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run([require("promtool"), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def test_every_query_parses(tmp_path):

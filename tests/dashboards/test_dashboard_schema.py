@@ -13,8 +13,8 @@ from pathlib import Path
 import fastjsonschema
 import pytest
 
-from dashboards import build_all
 from dashboards.build import GENERATED
+from dashboards.registry import build_all
 
 SCHEMA = Path(__file__).resolve().parents[2] / "dashboards" / "schema"
 

@@ -8,9 +8,10 @@ import re
 
 import pytest
 
-from dashboards import DASHBOARDS, SAMPLE_VALUES, all_queries, build_all, variable_queries
 from dashboards.build import GENERATED
-from dashboards.common import DATASOURCE_UID, GROUPS, WINDOWS
+from dashboards.common import DATASOURCE_UID, WINDOWS, groups
+from dashboards.registry import DASHBOARDS, SAMPLE_VALUES, all_queries, build_all, variable_queries
+from processors.index import IndexConfig
 
 EXPECTED_UIDS = ["chiso-overview", "chiso-unit", "chiso-ops"]
 VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]",
@@ -170,11 +171,23 @@ def test_group_maxima_match_kpis(built):
     for override in bargauge["fieldConfig"]["overrides"]:
         assert override["matcher"]["id"] == "byFrameRefID"
         maxima[override["matcher"]["options"]] = override["properties"][0]["value"]
-    groups = {t["refId"]: re.search(r'group="(\w+)"', t["expr"])[1] for t in bargauge["targets"]}
-    assert {groups[ref]: m for ref, m in maxima.items()} == {
+    by_ref = {t["refId"]: re.search(r'group="(\w+)"', t["expr"])[1] for t in bargauge["targets"]}
+    assert {by_ref[ref]: m for ref, m in maxima.items()} == {
         "transparency": 18, "timeliness": 20, "online_service": 12,
         "online_payment": 10, "satisfaction": 18, "digitization": 22}
-    assert sum(m for _, _, m in GROUPS) == 100
+    assert sum(m for _, _, m in groups(IndexConfig())) == 100
+
+
+def test_group_maxima_and_bands_follow_the_index_settings():
+    """A province's own maxima and band limits reach its dashboards (chiso dashboards push)."""
+    config = IndexConfig(maxima={**IndexConfig().maxima, "timeliness": 25.0},
+                         bands=((95.0, "excellent"), (85.0, "good"), (75.0, "fair"), (55.0, "average")))
+    overview = build_all(config)["chiso-overview"]
+    bargauge = next(p for p in overview["panels"] if p["title"] == "Điểm theo nhóm chỉ số")
+    assert 25.0 in [o["properties"][0]["value"] for o in bargauge["fieldConfig"]["overrides"]]
+    score = next(p for p in overview["panels"] if p["type"] == "stat" and "thresholds" in p["fieldConfig"]["defaults"])
+    limits = [s["value"] for s in score["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+    assert limits == [None, 55.0, 75.0, 85.0, 95.0]
 
 
 def grafana_range_mapping(mappings, value):

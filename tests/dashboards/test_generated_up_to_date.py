@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from dashboards import DASHBOARDS
 from dashboards.build import GENERATED, main, write_all
 from dashboards.common import encode
+from dashboards.registry import DASHBOARDS
 
 
 def read_all(folder):

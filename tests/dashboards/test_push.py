@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 from grafana_client.client import GrafanaUnauthorizedError
 
-from dashboards import DASHBOARDS
 from dashboards.push import push_dashboards
+from dashboards.registry import DASHBOARDS
 
 TOKEN = "glsa_test_token_0123456789"
 

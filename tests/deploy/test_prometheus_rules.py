@@ -1,18 +1,19 @@
 """The Prometheus and Alertmanager files under deploy/ are valid, tested and documented.
 
 Runs promtool and amtool (Debian packages `prometheus`, `prometheus-alertmanager`).
-A missing binary fails the test rather than skipping it: CI installs both.
+A missing binary fails the test rather than skipping it (tests/tools.py).
 
 The rule and test files are read as text, not parsed as YAML: the project does not
 depend on PyYAML, and the layout of these files is ours to keep regular.
 """
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.tools import require
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
@@ -26,11 +27,7 @@ ANNOTATIONS = ("summary", "summary_en", "description", "runbook", "runbook_url")
 
 def run(tool: str, *args: str) -> str:
     """Run a Prometheus tool, fail with its output unless it exits 0, return stdout."""
-    path = shutil.which(tool)
-    assert path, (
-        f"{tool} is not installed: apt-get install -y --no-install-recommends "
-        "prometheus prometheus-alertmanager"
-    )
+    path = require(tool)
     proc = subprocess.run(
         [path, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )

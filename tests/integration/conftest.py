@@ -9,16 +9,16 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 import redis
 
 from chiso.embedded import EmbeddedProcess, free_port, start_broker, start_redis, wait_for_port
-from tests.stack import kill_group, settings_from, stop_group, wait_ready
 from streams.topics import ensure_topics
+from tests.stack import kill_group, settings_from, stop_group, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -59,16 +59,16 @@ class Stack:
             self.env["CHISO_NOW"] = now
         workdir.mkdir(parents=True, exist_ok=True)
         self.settings = settings_from(self.env)
-        ensure_topics(self.settings)
+        ensure_topics(self.settings.kafka, self.settings.topics, self.settings.partitions)
         self.procs: dict[str, subprocess.Popen] = {}
         self.redis = redis.Redis.from_url(self.settings.redis)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
 
     def start(self, name: str) -> None:
-        module = {"worker": "streams.worker", "server": "chiso.server"}[name.split("-")[0]]
+        command = {"worker": "worker", "server": "serve"}[name.split("-")[0]]
         log = open(self.workdir / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", module], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "chiso.cli", command], env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         if name == "server":

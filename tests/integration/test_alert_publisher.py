@@ -11,8 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 
-from chiso.redis_keys import Keys
 from chiso.settings import Settings
+from store.keys import Keys
 from streams.alerts import AlertPublisher
 from streams.topics import ensure_topics
 from tests.integration.test_pipeline import read_topic
@@ -58,7 +58,7 @@ def test_alerts_produced_before_a_crash_are_not_sent_again(services) -> None:
     broker, store = services
     topic = f"alerts-{uuid.uuid4().hex[:8]}"
     settings = Settings(kafka=f"127.0.0.1:{broker.port}", alerts_topic=topic, events_topic=f"e-{topic}", dlq_topic=f"d-{topic}", partitions=2)
-    ensure_topics(settings)
+    ensure_topics(settings.kafka, settings.topics, settings.partitions)
     asyncio.run(scenario(settings.kafka, f"redis://127.0.0.1:{store.port}/0", topic, f"p{uuid.uuid4().hex[:6]}:"))
     values = [r.value for r in read_topic(settings.kafka, topic, 16)]
     assert len(values) == 16 and len(set(values)) == 16

@@ -13,8 +13,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from processors.csv_import import convert_export, decode_export
-from streams.csv_import import load_mapping
+from sources.csv.mapping import load_mapping
+from sources.csv.reader import convert_export, decode_export
 from tests import reference as ref
 from tests.integration.test_pipeline import assert_kpis_equal, metric_samples, read_topic
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -108,19 +108,19 @@ def test_the_timer_moves_a_dossier_as_time_passes(make_stack) -> None:
     stack.start("worker")
     send(stack, [orjson.dumps(e) for e in history(31, 3)])
     stack.wait_ready()  # the worker has joined; now time the deadline from here
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     due = now + timedelta(seconds=4)
     event = {"event_id": "tick-r", "dossier_id": "TICK", "type": "received", "occurred_at": now.isoformat(),
              "unit_id": "dng-sxd", "procedure_id": "1.009994", "channel": "online",
              "online_service": "full", "due_at": due.isoformat()}
     send(stack, [orjson.dumps(event)])
     stored = f"{stack.settings.redis_prefix}o:dng-sxd:nearing_due"
-    while stack.redis.zscore(stored, "TICK") is None and datetime.now(timezone.utc) < due:
+    while stack.redis.zscore(stored, "TICK") is None and datetime.now(UTC) < due:
         time.sleep(0.05)
     assert stack.redis.zscore(stored, "TICK") is not None, "not applied before its due"
     first = stack.http.get("/api/v1/dossiers", params={"unit": "dng-sxd", "state": "nearing_due,overdue"}).json()
     assert [(i["dossier_id"], i["state"]) for i in first["items"] if i["dossier_id"] == "TICK"] in ([("TICK", "nearing_due")], [("TICK", "overdue")])
-    time.sleep(max(0.0, (due - datetime.now(timezone.utc)).total_seconds()) + 2.5)
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 2.5)
     # moved by the timer itself (not only recomputed at read time): the stored set holds it
     assert stack.redis.zscore(f"{stack.settings.redis_prefix}o:dng-sxd:overdue", "TICK") is not None
     assert stack.http.get("/api/v1/open", params={"unit": "dng-sxd", "scope": "self"}).json()["overdue"] >= 1

@@ -14,11 +14,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chiso.exposition import render_registry
 from chiso.metrics import ChisoCollector, build_registry
-from chiso.queries import Queries, Store
-from chiso.redis_keys import Keys
+from chiso.queries import Queries
 from processors.calendar import WorkingCalendar
 from processors.units import UnitCatalogue
-from streams.apply import BatchApplier, RawMessage
+from store.keys import Keys
+from store.plan import RawMessage
+from store.reader import Store
+from store.writer import BatchApplier
 from tests.gen import history
 
 pytestmark = pytest.mark.integration

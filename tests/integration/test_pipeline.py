@@ -13,10 +13,10 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from chiso.settings import sample_units_path
 from processors.events import InvalidEvent, decode_event
 from processors.units import UnitCatalogue
-from chiso.settings import sample_units_path
-from streams.producers import key_of, make_producer
+from sources.producers import key_of, make_producer
 from tests import reference as ref
 from tests.gen import INVALID_SAMPLES, history
 

@@ -4,7 +4,6 @@ every dashboard panel's query parses and returns data."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -13,10 +12,11 @@ import httpx
 import orjson
 import pytest
 
-import dashboards
 from chiso.embedded import free_port, wait_for_port
+from dashboards import registry
 from tests.gen import INVALID_SAMPLES
 from tests.integration.test_pipeline import NOW, messy_feed, send
+from tests.tools import require
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +26,7 @@ RULES = ROOT / "deploy" / "prometheus" / "rules" / "chiso-alerts.yml"
 
 @pytest.fixture
 def prometheus(tmp_path: Path):
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus not installed (scripts/setup.sh installs it)"
+    binary = require("prometheus")
     procs = []
 
     def start(target_port: int) -> httpx.Client:
@@ -78,7 +77,7 @@ def test_rules_fire_and_every_dashboard_query_returns_data(make_stack, prometheu
     assert expected <= firing(prom), firing(prom)
 
     empty, failed = [], []
-    for uid, title, expr in dashboards.all_queries():
+    for uid, title, expr in registry.all_queries():
         r = prom.get("/api/v1/query", params={"query": expr})
         if r.status_code != 200 or r.json().get("status") != "success":
             failed.append((uid, title, expr, r.text[:200]))

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from streams.scenarios.quang_nam_2024q2 import PUBLISHED_POINTS, PUBLISHED_REPORT
+from sources.scenarios.quang_nam_2024q2 import PUBLISHED_POINTS, PUBLISHED_REPORT
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_the_published_quang_nam_figures_come_out_of_the_pipeline(make_stack) -> None:

@@ -4,7 +4,7 @@ their offset; timelines in comments are local time (Asia/Ho_Chi_Minh, UTC+07:00)
 from __future__ import annotations
 
 import time as clock
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from processors.calendar import CalendarConfig, WorkingCalendar
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-UTC = timezone.utc
+UTC = UTC
 DAY_S = 7.5 * 3600  # default office time of one working day
 CAL = WorkingCalendar()
 
@@ -476,3 +476,19 @@ def test_long_spans_are_fast_after_warm_up() -> None:
         CAL.nearing_due_from(b, 5_000 * DAY_S)
     per_call_s = (clock.perf_counter() - started) / (2 * n)
     assert per_call_s < 1e-3, per_call_s  # measured ~10-20 µs on 2 cores
+
+
+def test_working_day_moves_and_the_appointment() -> None:
+    cal = WorkingCalendar()
+    # Fri 15/3/2024 + 1 working day = Mon 18/3; before Mon 18/3 by 1 = Fri 15/3.
+    assert cal.working_day_after(date(2024, 3, 15), 1) == date(2024, 3, 18)
+    assert cal.working_day_before(date(2024, 3, 18), 1) == date(2024, 3, 15)
+    # Over Giỗ Tổ (Thu 18/4/2024) and 29/4–1/5/2024 (Sat 4/5 worked instead of Mon 29/4).
+    assert cal.working_day_after(date(2024, 4, 17), 1) == date(2024, 4, 19)
+    assert cal.working_day_after(date(2024, 4, 26), 1) == date(2024, 5, 2)
+    assert cal.working_day_after(date(2024, 5, 3), 1) == date(2024, 5, 4)
+    # A petition received Fri 15/3/2024 08:12 with 15 working days: 17:00 on Fri 5/4/2024.
+    received = datetime(2024, 3, 15, 8, 12, tzinfo=VN)
+    assert cal.appointment(received, 15) == datetime(2024, 4, 5, 17, 0, tzinfo=VN)
+    # The local date decides: 23:30 UTC on the 14th is already the 15th in Hà Nội.
+    assert cal.appointment(datetime(2024, 3, 14, 23, 30, tzinfo=UTC), 15) == datetime(2024, 4, 5, 17, 0, tzinfo=VN)

@@ -17,17 +17,17 @@ import orjson
 import pytest
 
 from chiso.cli import main as chiso_main
-from processors.csv_import import (
-    CsvImportError, Mapping, RowError, RowResult, convert_export, decode_export, iter_export, parse_amount,
-    parse_datetime, read_rows, sniff_delimiter,
-)
+from chiso.commands.import_csv import import_csv as run
 from processors.events import Event, event_from_dict
 from processors.facts import dossier_facts
-from streams.csv_import import load_mapping, run
+from sources.csv.cells import parse_amount, parse_datetime
+from sources.csv.convert import RowError, RowResult
+from sources.csv.mapping import CsvImportError, Mapping, load_mapping
+from sources.csv.reader import convert_export, decode_export, iter_export, read_rows, sniff_delimiter
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "igate-export-sample.csv"
 MAPPING = load_mapping()
-MAPPING_TEXT = (Path(__file__).resolve().parents[2] / "chiso/data/csv-mapping-igate.toml").read_text("utf-8")
+MAPPING_TEXT = (Path(__file__).resolve().parents[2] / "sources/csv/mapping-igate.toml").read_text("utf-8")
 VN = timezone(timedelta(hours=7))
 
 BASE = {
@@ -707,12 +707,12 @@ class _FakeProducer:
 
 
 def test_sending_keys_by_dossier_and_reports_unacknowledged_sends(monkeypatch: pytest.MonkeyPatch) -> None:
-    import streams.producers
+    import chiso.commands.import_csv
 
     settings = argparse.Namespace(kafka="broker:9092", events_topic="dossier-events", units=None,
-                                  units_path=str(Path(__file__).resolve().parents[2] / "chiso/data/units.csv"))
+                                  units_path=str(Path(__file__).resolve().parents[2] / "sources/data/units.csv"))
     fake = _FakeProducer()
-    monkeypatch.setattr(streams.producers, "make_producer", lambda bootstrap: fake)
+    monkeypatch.setattr(chiso.commands.import_csv, "make_producer", lambda bootstrap: fake)
     out = io.StringIO()
     assert run(_args(str(SAMPLE), dry_run=False, unit_prefix="dng-"), settings, out=out, err=io.StringIO()) == 0
     _, conv = sample()
@@ -721,7 +721,7 @@ def test_sending_keys_by_dossier_and_reports_unacknowledged_sends(monkeypatch: p
     assert "127 event(s) sent to dossier-events: received 24," in out.getvalue()
 
     fake = _FakeProducer(fail={"PHC-240311-0002"})
-    monkeypatch.setattr(streams.producers, "make_producer", lambda bootstrap: fake)
+    monkeypatch.setattr(chiso.commands.import_csv, "make_producer", lambda bootstrap: fake)
     out = io.StringIO()
     assert run(_args(str(SAMPLE), dry_run=False, unit_prefix="dng-"), settings, out=out, err=io.StringIO()) == 1
     assert "120 event(s) sent" in out.getvalue() and "7 event(s) were NOT acknowledged" in out.getvalue()

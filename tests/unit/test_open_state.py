@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings
@@ -13,7 +12,7 @@ from processors.events import event_from_dict
 from processors.facts import dossier_facts
 from processors.open_state import open_state
 from tests import reference as ref
-from tests.gen import dossier_events
+from tests.gen import dossiers
 
 VN = timezone(timedelta(hours=7))
 CAL = WorkingCalendar()
@@ -29,19 +28,17 @@ def ref_state(events, now):
 
 
 @settings(max_examples=400, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), hours=st.integers(-24, 8 * 24), minutes=st.sampled_from([0, 1, 29, 30, 59]))
-def test_state_equals_the_reference(seed: int, hours: int, minutes: int) -> None:
-    events = dossier_events(random.Random(seed), "D")
+@given(events=dossiers("D"), hours=st.integers(-24, 8 * 24), minutes=st.sampled_from([0, 1, 29, 30, 59]))
+def test_state_equals_the_reference(events: list[dict], hours: int, minutes: int) -> None:
     now = datetime(2024, 3, 14, 8, 0, tzinfo=VN) + timedelta(hours=hours, minutes=minutes)
     got = open_state(facts_of(events), now, CAL)
     assert (got.state, got.no_apology) == ref_state(events, now)
 
 
 @settings(max_examples=250, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), hours=st.integers(-24, 8 * 24), data=st.data())
-def test_nothing_changes_before_the_next_change_instant(seed: int, hours: int, data: st.DataObject) -> None:
+@given(events=dossiers("D"), hours=st.integers(-24, 8 * 24), data=st.data())
+def test_nothing_changes_before_the_next_change_instant(events: list[dict], hours: int, data: st.DataObject) -> None:
     """The timer sleeps until next_change_at: no state change may happen before it."""
-    events = dossier_events(random.Random(seed), "D")
     now = datetime(2024, 3, 14, 8, 0, tzinfo=VN) + timedelta(hours=hours)
     got = open_state(facts_of(events), now, CAL)
     horizon = got.next_change_at or now + timedelta(days=20)

@@ -24,7 +24,7 @@ from processors.index import index
 from processors.measures import MEASURES, contribution
 from processors.report import period_report
 from processors.timeutil import LOCAL_TZ
-from streams.scenarios import quang_nam_2024q2 as qn
+from sources.scenarios import quang_nam_2024q2 as qn
 
 FROM, TO = qn.FROM.isoformat(), qn.TO.isoformat()  # 2024-03-15, 2024-06-14
 CAL = WorkingCalendar()

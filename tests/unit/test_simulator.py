@@ -8,8 +8,7 @@ by the pure processors, so the simulator is judged the way the system will see i
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date, datetime, time, timedelta, timezone
-from importlib import resources
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -20,12 +19,16 @@ from processors.events import EVENT_TYPES, Event, event_from_dict
 from processors.facts import DossierFacts, dossier_facts
 from processors.timeutil import LOCAL_TZ
 from processors.units import Unit, UnitCatalogue
-from streams.simulator import PROCEDURES, OfficeTime, SimConfig, Simulator
+from sources.samples import sample_units_text
+from sources.simulator.config import SimConfig
+from sources.simulator.office import OfficeTime
+from sources.simulator.procedures import PROCEDURES
+from sources.simulator.simulator import Simulator
 
 VN = LOCAL_TZ
 CAL = WorkingCalendar()
 UNITS = UnitCatalogue.from_csv_text(
-    resources.files("chiso").joinpath("data/units.csv").read_text("utf-8")
+    sample_units_text()
 ).all()
 SMALL = SimConfig(dossiers_per_working_day=150)
 # Mon 15/4/2024 .. Fri 10/5/2024: Giỗ Tổ Thu 18/4; Mon 29/4 .. Wed 1/5 off;
@@ -282,8 +285,8 @@ def test_config_rejects_nonsense() -> None:
 
 OFFICE = OfficeTime(CAL)
 instants = st.integers(
-    int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()),
-    int(datetime(2025, 12, 31, tzinfo=timezone.utc).timestamp()),
+    int(datetime(2024, 1, 1, tzinfo=UTC).timestamp()),
+    int(datetime(2025, 12, 31, tzinfo=UTC).timestamp()),
 )
 
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import orjson
@@ -33,14 +32,15 @@ from chiso.embedded import free_port, start_broker, start_redis, wait_for_port
 from chiso.settings import sample_units_path
 from processors.calendar import WorkingCalendar
 from processors.units import UnitCatalogue
-from streams.producers import make_producer
-from streams.simulator import SimConfig, Simulator
+from sources.producers import make_producer
+from sources.simulator.config import SimConfig
+from sources.simulator.simulator import Simulator
 from streams.topics import ensure_topics
 from tests.stack import kill_group, settings_from, stop_group, wait_ready
+from tests.tools import require
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.timeout(300)]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 NOW = datetime.fromisoformat("2026-11-20T15:00:00+07:00")
@@ -52,10 +52,7 @@ EVIL_NAME = ('<script>window.__xss=1</script><img src=x onerror="window.__xss=2"
 BANDS_VI = {"excellent": "Xuất sắc", "good": "Tốt", "fair": "Khá", "average": "Trung bình", "weak": "Yếu"}
 REPO = Path(__file__).resolve().parents[2]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip("chromium is not installed (scripts/setup.sh installs it)", allow_module_level=True)
-
+import playwright.sync_api as playwright_api  # noqa: E402 - a test dependency (pyproject [test])
 
 # -- the stack (the pattern of tests/integration/conftest.py, module-scoped) ----------------
 
@@ -84,16 +81,16 @@ class Stack:
             CHISO_WALL_REFRESH_S="5",
         )
         self.settings = settings_from(self.env)
-        ensure_topics(self.settings)
+        ensure_topics(self.settings.kafka, self.settings.topics, self.settings.partitions)
         self.procs: dict[str, subprocess.Popen] = {}
         self.base = f"http://127.0.0.1:{self.port}"
         self.http = httpx.Client(base_url=self.base, timeout=30)
         self.producer = make_producer(self.settings.kafka)
 
     def start(self, name: str) -> None:
-        module = {"worker": "streams.worker", "server": "chiso.server"}[name]
+        command = {"worker": "worker", "server": "serve"}[name]
         log = open(self.workdir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", module], env=self.env, stdout=log,
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "chiso.cli", command], env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         if name == "server":
             wait_for_port(self.port, 30, self.procs[name])
@@ -176,7 +173,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def browser():
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        b = p.chromium.launch(executable_path=require("chromium"), args=LAUNCH_ARGS)
         yield b
         b.close()
 

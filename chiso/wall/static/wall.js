@@ -18,7 +18,7 @@
   var ROTATE_S = params.has("rotate") ? Math.max(0, Number(params.get("rotate")) || 0) : CONFIG.rotate_s;
   var TOP = Math.max(1, Math.min(50, Number(params.get("top")) || CONFIG.top));
   var START_VIEW = params.get("view");
-  var GROUPS = ["transparency", "timeliness", "online_service", "online_payment", "satisfaction", "digitization"];
+  var GROUPS = Object.keys((CONFIG.vocabulary || {}).groups || {});
   var BANDS = CONFIG.bands; // [[limit, name], ...], highest first; below the last: weak
 
   var TEXT = {
@@ -45,20 +45,12 @@
       },
       since: "từ {t}",
       conn: { live: "Trực tiếp", connecting: "Đang kết nối…", offline: "Mất kết nối" },
-      bands: { excellent: "Xuất sắc", good: "Tốt", fair: "Khá", average: "Trung bình", weak: "Yếu", none: "Chưa có dữ liệu" },
-      group_names: {
-        transparency: "Công khai, minh bạch", timeliness: "Tiến độ giải quyết",
-        online_service: "Dịch vụ công trực tuyến", online_payment: "Thanh toán trực tuyến",
-        satisfaction: "Mức độ hài lòng", digitization: "Số hóa hồ sơ",
-      },
-      windows: { today: "Hôm nay", "7d": "7 ngày qua", "30d": "30 ngày qua", mtd: "Từ đầu tháng",
-                 qtd: "Từ đầu quý", ytd: "Từ đầu năm", all: "Toàn bộ thời gian" },
+      no_band: "Chưa có dữ liệu",
       views: { overview: "Tổng quan", units: "Xếp hạng đơn vị", deadlines: "Hạn xử lý" },
       tiles: { received: "Tiếp nhận", resolved: "Đã giải quyết", on_time: "Đúng hạn",
                online: "Nộp trực tuyến", online_payment: "Thanh toán trực tuyến", satisfaction: "Hài lòng",
                overdue: "Quá hạn", nearing_due: "Sắp đến hạn" },
-      open: { overdue: "Quá hạn", nearing_due: "Sắp đến hạn", paused: "Tạm dừng", not_due: "Trong hạn",
-              open: "Đang giải quyết", overdue_no_apology: "Quá hạn chưa xin lỗi" },
+      open_total: "Đang giải quyết",
       cols: { unit: "Đơn vị", score: "Điểm", on_time: "Đúng hạn", online: "Trực tuyến", online_payment: "TT trực tuyến" },
       col_state: "Tình trạng", col_unit: "Đơn vị", col_procedure: "Thủ tục", col_due: "Hạn trả",
       col_late: "Quá hạn / còn", col_officer: "Cán bộ",
@@ -95,18 +87,11 @@
       },
       since: "since {t}",
       conn: { live: "Live", connecting: "Connecting…", offline: "Offline" },
-      bands: { excellent: "Excellent", good: "Good", fair: "Fair", average: "Average", weak: "Weak", none: "No data yet" },
-      group_names: {
-        transparency: "Transparency", timeliness: "Timeliness", online_service: "Online service",
-        online_payment: "Online payment", satisfaction: "Satisfaction", digitization: "Digitization",
-      },
-      windows: { today: "Today", "7d": "Last 7 days", "30d": "Last 30 days", mtd: "Month to date",
-                 qtd: "Quarter to date", ytd: "Year to date", all: "All time" },
+      no_band: "No data yet",
       views: { overview: "Overview", units: "Unit ranking", deadlines: "Deadlines" },
       tiles: { received: "Received", resolved: "Resolved", on_time: "On time", online: "Submitted online",
                online_payment: "Paid online", satisfaction: "Satisfied", overdue: "Overdue", nearing_due: "Nearing due" },
-      open: { overdue: "Overdue", nearing_due: "Nearing due", paused: "Paused", not_due: "Within deadline",
-              open: "In progress", overdue_no_apology: "Overdue, no apology" },
+      open_total: "In progress",
       cols: { unit: "Unit", score: "Score", on_time: "On time", online: "Online", online_payment: "Paid online" },
       col_state: "State", col_unit: "Unit", col_procedure: "Procedure", col_due: "Due",
       col_late: "Late by / left", col_officer: "Officer",
@@ -121,6 +106,21 @@
       none: "—",
     },
   }[LANG];
+
+  // The contract's words (windows, groups, bands, open states) come from the one
+  // vocabulary the server serves (processors/vocabulary.py), never copied here.
+  function vocabulary(kind) {
+    var out = {};
+    var terms = (CONFIG.vocabulary || {})[kind] || {};
+    Object.keys(terms).forEach(function (id) { out[id] = terms[id][LANG]; });
+    return out;
+  }
+  TEXT.windows = vocabulary("windows");
+  TEXT.group_names = vocabulary("groups");
+  TEXT.bands = vocabulary("bands");
+  TEXT.bands.none = TEXT.no_band;
+  TEXT.open = vocabulary("open_states");
+  TEXT.open.open = TEXT.open_total;
 
   // ---- formatting -------------------------------------------------------------------
 

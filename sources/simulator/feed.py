@@ -1,4 +1,4 @@
-"""`chiso simulate`: feed simulated events into Kafka.
+"""Feed simulated events into Kafka (``chiso simulate``).
 
 First the history (``--history-days`` before now) is sent as fast as the broker
 takes it, so every window has numbers at once; then the simulator follows the
@@ -13,19 +13,17 @@ With CHISO_NOW set there is no live phase: the history up to it is the feed.
 from __future__ import annotations
 
 import signal
-import sys
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from chiso.settings import Settings
-from processors.calendar import WorkingCalendar
+from processors.calendar import CalendarConfig, WorkingCalendar
 from processors.timeutil import LOCAL_TZ
 from processors.units import UnitCatalogue
-from streams.producers import make_producer, send_events
-from streams.simulator import SimConfig, Simulator
-
-SCENARIOS = ("quang-nam-2024q2",)
+from sources.producers import make_producer, send_events
+from sources.simulator.config import SimConfig
+from sources.simulator.simulator import Simulator
 
 
 class _Stop(Exception):
@@ -47,36 +45,49 @@ def _send_counted(producer, topic: str, events: Iterable[dict], limit: int | Non
     return sent
 
 
-def run(settings: Settings, rate: float | None = None, seed: int | None = None, history_days: int = 30,
-        speedup: float = 1.0, scenario: str | None = None, limit: int | None = None) -> int:
+@dataclass(frozen=True)
+class FeedConfig:
+    kafka: str
+    topic: str
+    units_path: str
+    calendar: CalendarConfig
+    fixed_now: datetime | None      # CHISO_NOW: history up to it, and no live phase
+    dossiers_per_day: float
+    seed: int
+    rate: float                     # live events per second at most
+
+
+def send_fixed(kafka: str, topic: str, name: str, events: Iterable[dict], limit: int | None = None) -> int:
+    """Send a fixed feed (a scenario) as fast as the broker takes it."""
+    producer = make_producer(kafka)
+    try:
+        sent = _send_counted(producer, topic, events, limit, 0)
+        producer.flush()
+        print(f"scenario {name}: {sent:,} events sent to {topic}", flush=True)
+        return 0
+    finally:
+        producer.close()
+
+
+def run(config: FeedConfig, history_days: int = 30, speedup: float = 1.0, limit: int | None = None) -> int:
+    """History first, then live on the clock (unless the clock is fixed)."""
     signal.signal(signal.SIGTERM, _stop)
-    producer = make_producer(settings.kafka)
-    topic = settings.events_topic
+    producer = make_producer(config.kafka)
+    topic = config.topic
     sent = 0
     try:
-        if scenario is not None:
-            if scenario not in SCENARIOS:
-                print(f"chiso: unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}", file=sys.stderr)
-                return 2
-            from streams.scenarios.quang_nam_2024q2 import events as scenario_events
-
-            sent = _send_counted(producer, topic, scenario_events(), limit, 0)
-            producer.flush()
-            print(f"scenario {scenario}: {sent:,} events sent to {topic}", flush=True)
-            return 0
-
-        catalogue = UnitCatalogue.from_path(settings.units_path)
-        calendar = WorkingCalendar(settings.calendar.to_config())
-        now = settings.now or datetime.now(timezone.utc)
-        config = SimConfig(dossiers_per_working_day=settings.simulate_dossiers_per_day)
-        sim = Simulator(catalogue.all(), settings.simulate_seed if seed is None else seed, calendar, config,
+        catalogue = UnitCatalogue.from_path(config.units_path)
+        calendar = WorkingCalendar(config.calendar)
+        now = config.fixed_now or datetime.now(UTC)
+        sim = Simulator(catalogue.all(), config.seed, calendar,
+                        SimConfig(dossiers_per_working_day=config.dossiers_per_day),
                         start=(now - timedelta(days=history_days)).astimezone(LOCAL_TZ))
         sent = _send_counted(producer, topic, sim.events_until(now), limit, sent)
         producer.flush()
         print(f"history of {history_days} days: {sent:,} events sent to {topic}", flush=True)
-        if settings.now is not None:
+        if config.fixed_now is not None:
             return 0
-        rate = rate or settings.simulate_rate
+        rate = config.rate
         started, origin = time.monotonic(), now
         while limit is None or sent < limit:
             time.sleep(1.0)

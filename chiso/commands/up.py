@@ -21,27 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chiso.embedded import EmbeddedProcess, die_with_parent, start_broker, start_redis, stop_process
+from chiso.runtime import runtime_file
 from chiso.settings import Settings
 from streams.topics import ensure_topics
-
-
-def runtime_file(settings: Settings) -> Path:
-    return settings.state_dir / "runtime.json"
-
-
-def with_runtime(settings: Settings) -> Settings:
-    """Fill CHISO_KAFKA / CHISO_REDIS from a running `chiso up`, if unset."""
-    path = runtime_file(settings)
-    if (settings.kafka and settings.redis) or not path.exists():
-        return settings
-    try:
-        runtime = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return settings
-    return settings.model_copy(update={
-        "kafka": settings.kafka or runtime.get("kafka"),
-        "redis": settings.redis or runtime.get("redis"),
-    })
 
 
 @dataclass
@@ -108,6 +90,10 @@ def banner(settings: Settings, embedded: list[EmbeddedProcess], log_dir: Path, s
     return "\n".join(lines)
 
 
+def run(args) -> int:
+    return up(Settings(), simulate=not args.no_simulate, workers=args.workers)
+
+
 def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
     log_dir = settings.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -126,15 +112,15 @@ def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
             embedded.append(redis_proc)
             updates["redis"] = f"redis://127.0.0.1:{redis_proc.port}/0"
         settings = settings.model_copy(update=updates)
-        ensure_topics(settings)
+        ensure_topics(settings.kafka, settings.topics, settings.partitions)
         runtime_file(settings).write_text(json.dumps({"kafka": settings.kafka, "redis": settings.redis, "pid": os.getpid()}))
 
         env = dict(os.environ, CHISO_KAFKA=settings.kafka, CHISO_REDIS=settings.redis,
                    CHISO_HTTP_PORT=str(settings.http_port), CHISO_HTTP_HOST=settings.http_host,
                    CHISO_STATE_DIR=str(settings.state_dir), PYTHONUNBUFFERED="1")
         py = sys.executable
-        children = [Child(f"worker-{i}", [py, "-m", "streams.worker"], log_dir / f"worker-{i}.log") for i in range(workers)]
-        server = Child("server", [py, "-m", "chiso.server"], log_dir / "server.log")
+        children = [Child(f"worker-{i}", [py, "-m", "chiso.cli", "worker"], log_dir / f"worker-{i}.log") for i in range(workers)]
+        server = Child("server", [py, "-m", "chiso.cli", "serve"], log_dir / "server.log")
         children.append(server)
         if simulate:
             children.append(Child("simulator", [py, "-m", "chiso.cli", "simulate"], log_dir / "simulator.log", restart=False))

@@ -1,6 +1,6 @@
 """``chiso import-csv``: a one-stop system's dossier export (CSV) into the topic.
 
-The conversion is ``processors.csv_import`` (pure); this module reads the file and
+The conversion is ``sources.csv`` (pure); this module reads the file and
 the mapping, sends the events with ``send_events`` (keyed by dossier_id, every send
 acknowledged before the summary counts it) or, with ``--dry-run``, writes them to
 stdout as JSON Lines, and prints the summary: rows imported, rows skipped with their
@@ -16,31 +16,22 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 import orjson
 
-from processors.csv_import import (
-    Conversion, CsvImportError, Mapping, RowError, RowResult, add_result, decode_export, iter_export,
-)
+from chiso.commands import need, settings_for_command
+from chiso.settings import Settings
 from processors.events import EVENT_TYPES
+from processors.units import UnitCatalogue
+from sources.csv.convert import RowError, RowResult
+from sources.csv.mapping import CsvImportError, Mapping, load_mapping
+from sources.csv.reader import Conversion, add_result, decode_export, iter_export
+from sources.producers import make_producer, send_events
 
-DEFAULT_MAPPING = "csv-mapping-igate.toml"
 MAX_LISTED = 50  # skipped rows / notes printed; the rest are counted
-
-
-def load_mapping(path: str | None = None) -> Mapping:
-    """The mapping in ``path``, or the built-in iGate mapping."""
-    if path is None:
-        text = resources.files("chiso").joinpath("data", DEFAULT_MAPPING).read_text("utf-8")
-        return Mapping.from_toml(text, f"built-in {DEFAULT_MAPPING}")
-    try:
-        text = Path(path).read_text("utf-8-sig")
-    except OSError as exc:
-        raise CsvImportError(f"cannot read mapping {path}: {exc.strerror or exc}") from None
-    return Mapping.from_toml(text, path)
 
 
 def parse_delimiter(value: str | None) -> str | None:
@@ -67,8 +58,16 @@ class _Acked:
         return future
 
 
-def run(args: argparse.Namespace, settings: Any = None, out: IO[str] | None = None,
-        err: IO[str] | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
+    settings = None
+    if not args.dry_run:
+        settings = settings_for_command()
+        need(settings, "kafka")
+    return import_csv(args, settings)
+
+
+def import_csv(args: argparse.Namespace, settings: Settings | None = None, out: IO[str] | None = None,
+               err: IO[str] | None = None) -> int:
     """The command. ``settings`` (with ``kafka`` set) is needed unless ``args.dry_run``."""
     out = out or sys.stdout
     err = err or sys.stderr
@@ -98,11 +97,9 @@ def run(args: argparse.Namespace, settings: Any = None, out: IO[str] | None = No
             for event in events:
                 out.write(orjson.dumps(event).decode("utf-8") + "\n")
     else:
-        from streams.producers import make_producer, send_events
-
         try:
             producer = _Acked(make_producer(settings.kafka))
-        except Exception as exc:  # kafka-python: NoBrokersAvailable and friends
+        except Exception as exc:  # noqa: BLE001 - kafka-python: NoBrokersAvailable and friends
             print(f"chiso import-csv: cannot reach Kafka at {settings.kafka}: {exc}", file=err)
             return 1
 
@@ -169,10 +166,7 @@ def _units_not_in_catalogue(units: Counter[str], settings: Any) -> Counter[str]:
     if not units:
         return Counter()
     try:
-        from chiso.settings import Settings
-        from processors.units import UnitCatalogue
-
         catalogue = UnitCatalogue.from_path((settings or Settings()).units_path)
-    except Exception:
+    except Exception:  # noqa: BLE001 - advice only, never fails the import
         return Counter()
     return Counter({u: n for u, n in units.items() if u not in catalogue})

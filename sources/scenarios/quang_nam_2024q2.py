@@ -31,19 +31,32 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from importlib import resources
 from itertools import accumulate
-from typing import Callable, Iterator, Sequence
 
 from processors.calendar import WorkingCalendar
 from processors.units import Unit, UnitCatalogue
-from streams.simulator import (
-    LEVELS, DossierPlan, OfficeTime, Procedure, SimConfig, Simulator, UnitProfile,
-    add_clock_events, assign_delay_s, bounded_id, late_delay_s, on_time_instant,
-    payment_delay_s, pick, pick_rating, plan_events, rating_instant, return_instant,
-    sync_delay_s, timed_events, unit_profile,
+from sources.samples import sample_units_text
+from sources.simulator.config import SimConfig
+from sources.simulator.draw import pick
+from sources.simulator.lifecycle import (
+    DossierPlan,
+    add_clock_events,
+    assign_delay_s,
+    late_delay_s,
+    on_time_instant,
+    payment_delay_s,
+    pick_rating,
+    plan_events,
+    rating_instant,
+    return_instant,
+    sync_delay_s,
+    timed_events,
 )
+from sources.simulator.office import OfficeTime
+from sources.simulator.procedures import LEVELS, Procedure, bounded_id
+from sources.simulator.simulator import Simulator, UnitProfile, unit_profile
 
 FROM = date(2024, 3, 15)
 TO = date(2024, 6, 14)
@@ -98,7 +111,7 @@ def targets() -> dict[str, int]:
 
 def scenario_units(catalogue: UnitCatalogue | None = None) -> list[Unit]:
     if catalogue is None:
-        text = resources.files("chiso").joinpath("data/units.csv").read_text("utf-8")
+        text = sample_units_text()
         catalogue = UnitCatalogue.from_csv_text(text)
     return [u for u in catalogue.all() if u.unit_id not in FORMER_DA_NANG]
 

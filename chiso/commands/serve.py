@@ -1,6 +1,8 @@
-"""``python -m chiso.server``: the HTTP server process."""
+"""`chiso serve`: the HTTP server process (what `chiso up` runs)."""
 
 from __future__ import annotations
+
+import argparse
 
 import uvicorn
 
@@ -8,11 +10,8 @@ from chiso.api import create_app
 from chiso.settings import Settings
 
 
-def main() -> None:
+def run(args: argparse.Namespace) -> int:
     settings = Settings()
     app = create_app(settings)
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,0 +1,1 @@
+"""One-stop dossier exports (CSV) turned into events (docs/csv-import.md)."""

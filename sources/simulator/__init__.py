@@ -1,0 +1,1 @@
+"""The realistic event simulator (docs/simulator.md)."""

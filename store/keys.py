@@ -1,0 +1,144 @@
+"""The Redis layout, in one place: every key is spelled here and only here.
+
+Python code builds keys with ``Keys``; Lua scripts call the functions that
+``lua_key_functions`` generates from the same patterns (``store/scripts.py``
+prepends them to every script), so renaming a key is a one-line change.
+
+    {p}d:{dossier}           string "{version}|{deflated json}": the dossier's event
+                             set and the contribution it last applied (store/codecs.py)
+    {p}a:{unit}:{bucket}     hash field -> count; bucket = YYYY-MM-DD | YYYY-MM | YYYY
+    {p}units                 set of unit ids that have counters
+    {p}years                 set of years that hold any dated counter
+    {p}g                     hash of global counters: orphans, dup, ev:{type}, inv:{reason}
+    {p}wm                    hash "{topic}:{partition}" -> last applied offset
+    {p}applied_at            unix time of the last applied batch
+    {p}seq, {p}unit_seq      change feed: a counter bumped by every batch that changes
+                             counters, and per unit the value at its last change
+    {p}open                  hash dossier -> JSON [unit, state, no_apology, alerted states]
+    {p}o:{unit}:{state}      sorted set of the unit's open dossiers in that state
+                             (state also overdue_no_apology), score = effective due
+    {p}timer                 sorted set dossier -> unix time of its next state change
+    {p}outbox                list of alerts queued, not yet published
+    {p}alerts_pos            hash partition -> offset after the last published alert
+    {p}publisher             lease of the one process publishing alerts
+
+Redis Cluster is not supported: the apply script touches keys of many slots.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "chiso:"
+
+# name -> pattern after the prefix; ``{x}`` are the key's parameters, in order.
+PATTERNS: dict[str, str] = {
+    "dossier": "d:{dossier}",
+    "counters": "a:{unit}:{bucket}",
+    "units": "units",
+    "years": "years",
+    "globals": "g",
+    "watermarks": "wm",
+    "applied_at": "applied_at",
+    "seq": "seq",
+    "unit_seq": "unit_seq",
+    "open": "open",
+    "open_set": "o:{unit}:{state}",
+    "timer": "timer",
+    "outbox": "outbox",
+    "alerts_pos": "alerts_pos",
+    "publisher": "publisher",
+}
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def _params(pattern: str) -> list[str]:
+    return _PARAM.findall(pattern)
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = DEFAULT_PREFIX
+
+    def _key(self, name: str, *args: str) -> str:
+        pattern = PATTERNS[name]
+        return self.prefix + pattern.format(**dict(zip(_params(pattern), args)))
+
+    def dossier(self, dossier_id: str) -> str:
+        return self._key("dossier", dossier_id)
+
+    def counters(self, unit: str, bucket: str) -> str:
+        return self._key("counters", unit, bucket)
+
+    def open_set(self, unit: str, state: str) -> str:
+        return self._key("open_set", unit, state)
+
+    @property
+    def units(self) -> str:
+        return self._key("units")
+
+    @property
+    def years(self) -> str:
+        return self._key("years")
+
+    @property
+    def globals(self) -> str:
+        return self._key("globals")
+
+    @property
+    def watermarks(self) -> str:
+        return self._key("watermarks")
+
+    @property
+    def applied_at(self) -> str:
+        return self._key("applied_at")
+
+    @property
+    def seq(self) -> str:
+        return self._key("seq")
+
+    @property
+    def unit_seq(self) -> str:
+        return self._key("unit_seq")
+
+    @property
+    def open(self) -> str:
+        return self._key("open")
+
+    @property
+    def timer(self) -> str:
+        return self._key("timer")
+
+    @property
+    def outbox(self) -> str:
+        return self._key("outbox")
+
+    @property
+    def alerts_pos(self) -> str:
+        return self._key("alerts_pos")
+
+    @property
+    def publisher(self) -> str:
+        return self._key("publisher")
+
+
+def watermark_field(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+def lua_key_functions() -> str:
+    """One Lua function ``key_<name>(...)`` per pattern, reading the prefix from
+    the script's ``PREFIX`` local (every script receives it as ARGV[1])."""
+    lines = []
+    for name, pattern in PATTERNS.items():
+        params = _params(pattern)
+        parts = ["PREFIX"]
+        for literal, param in zip(_PARAM.split(pattern)[::2], [*params, None]):
+            if literal:
+                parts.append(repr(literal))
+            if param:
+                parts.append(param)
+        lines.append(f"local function key_{name}({', '.join(params)}) return {' .. '.join(parts)} end")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,57 @@
+-- Apply one batch atomically (store/writer.py). ARGV (store/scripts.py ApplyArgs):
+--   prefix, applied_at,
+--   n_wm, (field, expected, new)*, n_dossiers, (dossier, expected_version, blob)*,
+--   n_counters, (unit, bucket, field, delta)*, n_globals, (field, delta)*,
+--   n_units, unit*, n_years, year*,
+--   n_open, (dossier, unit, state, no_apology, score, next_at, alert)*
+-- Returns 1, or -1 / -2 when a watermark / a dossier moved since it was read.
+local p = 3
+local wm_key = key_watermarks()
+local n_wm = tonumber(ARGV[p]); p = p + 1
+local wm_at = p
+for i = 1, n_wm do
+  if (redis.call('HGET', wm_key, ARGV[p]) or '-1') ~= ARGV[p + 1] then return -1 end
+  p = p + 3
+end
+local n_d = tonumber(ARGV[p]); p = p + 1
+local d_at = p
+for i = 1, n_d do
+  if version_of(ARGV[p]) ~= ARGV[p + 1] then return -2 end
+  p = p + 3
+end
+for i = 0, n_wm - 1 do
+  redis.call('HSET', wm_key, ARGV[wm_at + 3 * i], ARGV[wm_at + 3 * i + 2])
+end
+for i = 0, n_d - 1 do
+  redis.call('SET', key_dossier(ARGV[d_at + 3 * i]), ARGV[d_at + 3 * i + 2])
+end
+local n_c = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_c do
+  redis.call('HINCRBY', key_counters(ARGV[p], ARGV[p + 1]), ARGV[p + 2], ARGV[p + 3])
+  p = p + 4
+end
+local n_g = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_g do
+  redis.call('HINCRBY', key_globals(), ARGV[p], ARGV[p + 1])
+  p = p + 2
+end
+local n_u = tonumber(ARGV[p]); p = p + 1
+if n_u > 0 then
+  -- change feed for readers that cache per unit (the exporter): which units
+  -- changed after which sequence number
+  local seq = redis.call('INCR', key_seq())
+  for i = 1, n_u do
+    redis.call('SADD', key_units(), ARGV[p])
+    redis.call('HSET', key_unit_seq(), ARGV[p], seq)
+    p = p + 1
+  end
+end
+local n_y = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_y do redis.call('SADD', key_years(), ARGV[p]); p = p + 1 end
+local n_o = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_o do
+  set_open(ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6])
+  p = p + 7
+end
+redis.call('SET', key_applied_at(), ARGV[2])
+return 1

@@ -1,0 +1,146 @@
+"""The batch plan: what one batch of raw messages writes, as a pure function of
+the messages, the state read from Redis and the clock (``now``).
+
+Messages at or below their partition's watermark were applied before (a
+redelivery after a crash) and are skipped; invalid ones become dead letters;
+valid ones are added to their dossiers, whose change in contribution is summed
+into counter deltas. ``store/writer.py`` reads the state, calls ``build_plan``
+and runs ``apply.lua`` with the result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+from processors.calendar import WorkingCalendar
+from processors.dossier_update import DossierUpdate, apply_events
+from processors.events import Event, InvalidEvent, raw_text
+from processors.facts import DossierFacts
+from processors.measures import GLOBAL_UNIT
+from processors.open_state import ALERT_STATES, open_state
+from processors.timeutil import iso_instant
+from processors.windows import bucket_levels
+from store.codecs import decode_dossier, encode_dossier, split_dossier
+from store.keys import watermark_field
+from store.scripts import ApplyArgs, OpenUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+@dataclass
+class BatchResult:
+    accepted: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    skipped: int = 0      # redelivered messages already applied
+    retries: int = 0
+    updates: list[DossierUpdate] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    result: BatchResult
+    dead_letters: list[dict]
+    args: ApplyArgs | None  # None: nothing new (every message was applied before)
+
+
+def open_update(dossier_id: str, facts: DossierFacts, now: datetime, calendar: WorkingCalendar) -> OpenUpdate:
+    """The dossier's open state at ``now``, as ``set_open`` stores it."""
+    s = open_state(facts, now, calendar)
+    next_at = s.next_change_at.timestamp() if s.next_change_at is not None else None
+    if s.state is None:
+        return OpenUpdate(dossier_id, "", "", False, 0.0, next_at, b"")
+    assert s.effective_due is not None and facts.unit is not None
+    alert = orjson.dumps({
+        "dossier_id": dossier_id, "unit_id": facts.unit, "state": s.state,
+        "due_at": iso_instant(s.effective_due), "at": iso_instant(now),
+        "procedure_id": facts.procedure_id, "officer_id": facts.officer,
+    }) if s.state in ALERT_STATES else b""
+    return OpenUpdate(dossier_id, facts.unit, s.state, s.no_apology, s.effective_due.timestamp(), next_at, alert)
+
+
+def build_plan(
+    decoded: list[tuple[RawMessage, Event | InvalidEvent]],
+    watermarks: dict[str, int],
+    blobs: dict[str, bytes | None],
+    calendar: WorkingCalendar,
+    now: datetime,
+    processed_at: datetime,
+) -> Plan:
+    """``watermarks``: field -> last applied offset (-1: none) for every
+    partition in the batch; ``blobs``: the stored record of every dossier in it.
+    Two clocks, both passed in: ``now`` is the domain's (open states and alerts
+    are as of it; CHISO_NOW fixes it), ``processed_at`` the pipeline's own time
+    (``applied_at``, ``rejected_at``), which keeps running even when ``now`` is fixed."""
+    result = BatchResult()
+    new_wm: dict[str, int] = dict(watermarks)
+    per_dossier: dict[str, list[Event]] = defaultdict(list)
+    dead_letters: list[dict] = []
+    args = ApplyArgs(applied_at=processed_at.timestamp())
+    globals_delta: dict[str, int] = defaultdict(int)
+    for m, ev in decoded:
+        wf = watermark_field(m.topic, m.partition)
+        if m.offset <= watermarks[wf]:
+            result.skipped += 1
+            continue
+        new_wm[wf] = max(new_wm[wf], m.offset)
+        if isinstance(ev, InvalidEvent):
+            result.invalid += 1
+            globals_delta[f"inv:{ev.reason}"] += 1
+            dead_letters.append({
+                "reason": ev.reason, "detail": ev.detail, "raw": raw_text(m.value),
+                "topic": m.topic, "partition": m.partition, "offset": m.offset,
+                "rejected_at": processed_at.isoformat(),
+            })
+        else:
+            per_dossier[ev.dossier_id].append(ev)
+
+    cells: dict[tuple[str, str, str], int] = defaultdict(int)
+    for dossier_id, events in per_dossier.items():
+        blob = blobs.get(dossier_id)
+        state = decode_dossier(blob)
+        update = apply_events(dossier_id, state, events)
+        result.duplicates += update.duplicates
+        if not update.changed:
+            continue
+        result.accepted += len(update.added)
+        result.updates.append(update)
+        for e in update.added:
+            globals_delta[f"ev:{e.type}"] += 1
+        args.dossiers.append((dossier_id, split_dossier(blob)[0], encode_dossier(update.state)))
+        assert update.facts is not None
+        args.open.append(open_update(dossier_id, update.facts, now, calendar))
+        for cell, n in update.delta.items():
+            cells[cell] += n
+    # Sum the batch's cells first: many dossiers share a unit and a day, so each
+    # distinct cell is expanded into its day, month and year buckets only once.
+    counters: dict[tuple[str, str, str], int] = defaultdict(int)
+    for (unit, day, name), n in cells.items():
+        if not n:
+            continue
+        if unit == GLOBAL_UNIT:
+            globals_delta[name] += n
+            continue
+        args.units.add(unit)
+        args.years.add(day[:4])
+        for bucket in bucket_levels(day):
+            counters[(unit, bucket, name)] += n
+    if result.duplicates:
+        globals_delta["dup"] += result.duplicates
+    args.counters = dict(counters)
+    args.globals = dict(globals_delta)
+
+    args.watermarks = [(f, watermarks[f], new_wm[f]) for f in sorted(new_wm) if new_wm[f] != watermarks[f]]
+    if not args.watermarks:
+        return Plan(result, dead_letters, None)
+    return Plan(result, dead_letters, args)

@@ -1,0 +1,125 @@
+"""Synchronous reads of the Redis layout, for the HTTP server, the exporter and
+the commands (Starlette runs them in its thread pool).
+
+Sums of counters over date ranges are made inside Redis (``sum_windows.lua``),
+so that only per-window totals cross the network.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import orjson
+import redis
+
+from processors.dossier_update import DossierState
+from processors.open_state import STATES
+from processors.windows import MAX_DATE, MIN_DATE, buckets
+from store.codecs import decode_dossier, decode_open_record
+from store.keys import Keys
+from store.scripts import script
+
+OPEN_COUNTED = (*STATES, "overdue_no_apology")
+
+
+class Store:
+    """Thin, synchronous access to the counters (Starlette runs it in a thread pool)."""
+
+    UNITS_PER_SCRIPT = 50  # keeps each script call short: Redis runs nothing else meanwhile
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.r = client
+        self.k = keys
+        self._sum_windows = client.register_script(script("sum_windows"))
+        self._open_counts = client.register_script(script("open_counts"))
+
+    def window_sums(self, units: list[str], ranges: list[tuple[date, date]]) -> dict[str, list[Counter[str]]]:
+        """Per unit, the counters summed over each (start, end) range, computed
+        in Redis from the union of the ranges' buckets."""
+        years = self.years()
+        plan: dict[str, list[int]] = {}
+        for wi, (start, end) in enumerate(ranges):
+            for b in buckets(start, end, years):
+                plan.setdefault(b, []).append(wi)
+        head: list = [self.k.prefix, len(ranges), len(plan)]
+        for b, ws in plan.items():
+            head += [b, len(ws), *ws]
+        out: dict[str, list[Counter[str]]] = {}
+        for i in range(0, len(units), self.UNITS_PER_SCRIPT):
+            chunk = units[i:i + self.UNITS_PER_SCRIPT]
+            for unit, encoded in zip(chunk, self._sum_windows(args=head + chunk)):
+                out[unit] = [Counter({k: int(v) for k, v in w.items()}) for w in orjson.loads(encoded)]
+        return out
+
+    def change_feed(self) -> tuple[int, dict[str, int]]:
+        """(current sequence, unit -> sequence of its last counter change)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.get(self.k.seq)
+        pipe.hgetall(self.k.unit_seq)
+        seq, per_unit = pipe.execute()
+        return int(seq or 0), {u.decode(): int(v) for u, v in per_unit.items()}
+
+    def open_counts(self, units: list[str]) -> dict[str, dict[str, int]]:
+        """Per unit, the stored size of each open-state set."""
+        out: dict[str, dict[str, int]] = {}
+        for i in range(0, len(units), 500):
+            chunk = units[i:i + 500]
+            if not chunk:
+                continue
+            counts = orjson.loads(self._open_counts(args=[self.k.prefix, len(OPEN_COUNTED), *OPEN_COUNTED, *chunk]))
+            for u in chunk:
+                out[u] = dict(zip(OPEN_COUNTED, counts.get(u, [0] * len(OPEN_COUNTED))))
+        return out
+
+    def open_members(self, units: list[str], state: str) -> list[str]:
+        pipe = self.r.pipeline(transaction=False)
+        for u in units:
+            pipe.zrange(self.k.open_set(u, state), 0, -1)
+        return [m.decode() for members in pipe.execute() for m in members]
+
+    def due_transitions(self, now: datetime) -> list[str]:
+        """Dossiers whose state may have changed by ``now`` but were not moved yet."""
+        return [m.decode() for m in self.r.zrangebyscore(self.k.timer, "-inf", now.timestamp())]
+
+    def stored_open(self, dossier_ids: list[str]) -> dict[str, tuple[str, str, bool]]:
+        """dossier -> (unit, state, no_apology) as stored."""
+        if not dossier_ids:
+            return {}
+        return {d: decode_open_record(raw)
+                for d, raw in zip(dossier_ids, self.r.hmget(self.k.open, dossier_ids)) if raw is not None}
+
+    def dossier_states(self, dossier_ids: list[str]) -> dict[str, DossierState]:
+        if not dossier_ids:
+            return {}
+        blobs = self.r.mget([self.k.dossier(d) for d in dossier_ids])
+        return {d: decode_dossier(b) for d, b in zip(dossier_ids, blobs) if b}
+
+    def years(self) -> list[int]:
+        return sorted(int(y) for y in self.r.smembers(self.k.years))
+
+    def seen_units(self) -> set[str]:
+        return {u.decode() for u in self.r.smembers(self.k.units)}
+
+    def globals(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.r.hgetall(self.k.globals).items()}
+
+    def watermarks(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.r.hgetall(self.k.watermarks).items()}
+
+    def applied_at(self) -> float | None:
+        v = self.r.get(self.k.applied_at)
+        return float(v) if v is not None else None
+
+    def sum_ranges(self, units: Iterable[str], ranges: list[tuple[date, date | None]]) -> list[Counter[str]]:
+        """For each (start, end) range (end None: empty), the counters summed over
+        ``units`` (the sums are made in Redis, see ``window_sums``)."""
+        units = list(units)
+        real = [(start, end) if end is not None else (MAX_DATE, MIN_DATE) for start, end in ranges]
+        totals: list[Counter[str]] = [Counter() for _ in ranges]
+        if units:
+            for per_range in self.window_sums(units, real).values():
+                for total, part in zip(totals, per_range):
+                    total.update(part)
+        return totals

@@ -1,0 +1,118 @@
+"""The Lua scripts (``store/lua/*.lua``) and typed builders of their arguments.
+
+Every script receives the key prefix as ARGV[1] and starts with the key
+functions generated from ``store/keys.py``, so no key is spelled in Lua. The
+positional argument lists are built here, from dataclasses, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from store.keys import lua_key_functions
+
+# Scripts that move open dossiers share set_open.lua.
+_USES_SET_OPEN = frozenset({"apply", "transition"})
+
+
+@cache
+def script(name: str) -> str:
+    """The full text of ``store/lua/<name>.lua``, with its prelude."""
+    lua = resources.files("store").joinpath("lua")
+    parts = ["local PREFIX = ARGV[1]\n", lua_key_functions()]
+    if name in _USES_SET_OPEN:
+        parts.append(lua.joinpath("set_open.lua").read_text("utf-8"))
+    parts.append(lua.joinpath(f"{name}.lua").read_text("utf-8"))
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenUpdate:
+    """``set_open``'s arguments for one dossier: its open state at *now*
+    (``state`` "" when not open), the effective due as score, the next instant
+    its state may change without an event, and the alert to queue if the state
+    is one that alerts."""
+
+    dossier_id: str
+    unit: str
+    state: str
+    no_apology: bool
+    score: float
+    next_at: float | None
+    alert: bytes
+
+    def argv(self) -> list:
+        next_at = f"{self.next_at:.6f}" if self.next_at is not None else ""
+        return [self.dossier_id, self.unit, self.state, "1" if self.no_apology else "0",
+                f"{self.score:.6f}", next_at, self.alert]
+
+
+@dataclass(slots=True)
+class ApplyArgs:
+    """Everything one batch writes (``apply.lua``)."""
+
+    applied_at: float
+    watermarks: list[tuple[str, int, int]] = field(default_factory=list)    # field, expected, new
+    dossiers: list[tuple[str, int, bytes]] = field(default_factory=list)    # id, expected version, blob
+    counters: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (unit, bucket, field) -> delta
+    globals: dict[str, int] = field(default_factory=dict)                   # field -> delta
+    units: set[str] = field(default_factory=set)
+    years: set[str] = field(default_factory=set)
+    open: list[OpenUpdate] = field(default_factory=list)
+
+    def argv(self, prefix: str) -> list:
+        args: list = [prefix, f"{self.applied_at:.3f}", len(self.watermarks)]
+        for f, expected, new in self.watermarks:
+            args += [f, str(expected), str(new)]
+        args.append(len(self.dossiers))
+        for dossier_id, version, blob in self.dossiers:
+            args += [dossier_id, str(version), blob]
+        counters = [(k, n) for k, n in self.counters.items() if n]
+        args.append(len(counters))
+        for (unit, bucket, name), n in counters:
+            args += [unit, bucket, name, n]
+        globals_ = [(k, n) for k, n in self.globals.items() if n]
+        args.append(len(globals_))
+        for name, n in globals_:
+            args += [name, n]
+        args.append(len(self.units))
+        args += sorted(self.units)
+        args.append(len(self.years))
+        args += sorted(self.years)
+        args.append(len(self.open))
+        for update in self.open:
+            args += update.argv()
+        return args
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One dossier for ``transition.lua``: moved only if still at ``version``."""
+
+    version: int
+    update: OpenUpdate
+
+
+def transition_argv(prefix: str, transitions: list[Transition]) -> list:
+    args: list = [prefix, len(transitions)]
+    for t in transitions:
+        args += [str(t.version), *t.update.argv()]
+    return args
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCommit:
+    """``outbox_commit.lua``: published entries and the positions reached."""
+
+    token: str
+    published: int
+    positions: dict[int, int]
+    states: list[str]
+
+    def argv(self, prefix: str) -> list:
+        args: list = [prefix, self.token, self.published, len(self.positions)]
+        for partition, offset in sorted(self.positions.items()):
+            args += [partition, offset]
+        return [*args, len(self.states), *self.states]

@@ -1,0 +1,58 @@
+"""The deadline timer's Redis side: move the open dossiers whose next
+transition instant (``{p}timer``) has come.
+
+It recomputes their state from their stored events and moves them atomically
+(``transition.lua``); it never scans the open dossiers. Any number of workers
+may run it: a transition is idempotent and an alert is queued only once per
+dossier and state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import redis.asyncio as aioredis
+
+from processors.calendar import WorkingCalendar
+from processors.facts import dossier_facts
+from store.codecs import decode_dossier, split_dossier
+from store.keys import Keys
+from store.plan import open_update
+from store.scripts import Transition, script, transition_argv
+
+log = logging.getLogger(__name__)
+
+
+class DeadlineTimer:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, calendar: WorkingCalendar,
+                 now: Callable[[], datetime], batch: int = 500) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.calendar = calendar
+        self.now = now
+        self.batch = batch
+        self._script = redis.register_script(script("transition"))
+
+    async def tick(self, max_batches: int | None = None) -> int:
+        """Move the dossiers whose transition time has come (all of them, or at
+        most ``max_batches`` batches); returns how many."""
+        moved = 0
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            batches += 1
+            now = self.now()
+            ids = await self.redis.zrangebyscore(self.keys.timer, "-inf", now.timestamp(), start=0, num=self.batch)
+            if not ids:
+                return moved
+            dossier_ids = [i.decode() for i in ids]
+            blobs = await self.redis.mget([self.keys.dossier(d) for d in dossier_ids])
+            transitions = []
+            for dossier_id, blob in zip(dossier_ids, blobs):
+                facts = dossier_facts(dossier_id, decode_dossier(blob).events.values())
+                transitions.append(Transition(split_dossier(blob)[0], open_update(dossier_id, facts, now, self.calendar)))
+            moved += await self._script(args=transition_argv(self.keys.prefix, transitions))
+            if len(ids) < self.batch:
+                return moved
+        return moved

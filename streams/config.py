@@ -1,0 +1,38 @@
+"""What a stream worker needs to know, as one plain typed object.
+
+``chiso/settings.py`` builds it from the environment, where the defaults live;
+``streams/`` never reads settings itself, so the worker can be started and
+tested with any config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from processors.calendar import CalendarConfig
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: str
+    dead_letters: str
+    alerts: str
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    kafka: str                        # bootstrap servers, "host:port[,host:port]"
+    redis_url: str
+    clock: Callable[[], datetime]     # the domain's now (fixed by CHISO_NOW in tests)
+    state_dir: Path
+    topics: Topics
+    partitions: int
+    group_id: str
+    redis_prefix: str
+    batch_max: int
+    batch_within_s: float
+    session_timeout_s: float
+    calendar: CalendarConfig
