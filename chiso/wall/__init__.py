@@ -24,8 +24,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chiso.wall.hub import Hub, WallSettings, dumps
+from chiso.wall.hub import Hub, dumps
 from chiso.wall.pages import docs_html, landing_html
+from chiso.wall.settings import WallSettings
 from processors import vocabulary
 
 STATIC = Path(__file__).parent / "static"

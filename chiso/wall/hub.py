@@ -1,4 +1,5 @@
-"""The wall's live feed: one poller per server process, fanned out to every display.
+"""The wall's live feed: one poller per server process, fanned out to every display
+(chiso/wall/fanout.py); the parts are built by chiso/wall/snapshot.py.
 
 Every ``CHISO_WALL_POLL_S`` (0.5 s) the poller reads one Redis key, the time of
 the last applied batch (``applied_at``). When it moved, it rebuilds the snapshot
@@ -39,113 +40,33 @@ Snapshot parts, each one server-sent event (``event: <part>``, ``data: <JSON>``)
               stream stays open. (Not ``error``: EventSource uses that name itself.)
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chiso.queries import UnknownUnit
 from chiso.readiness import current_lag  # the API's own probe: the same numbers as /readyz
-from processors.index import index
-from processors.measures import MEASURES
+from chiso.wall.fanout import Schedule, Subscriber, Topic
+from chiso.wall.settings import WallSettings
+from chiso.wall.snapshot import ROLLING_DAYS, TREND_DAYS, best_and_worst, daily_sums, trend_points
 from processors.timeutil import local_date
 from processors.windows import WINDOW_NAMES, named_window
 
 log = logging.getLogger(__name__)
-
-PART_ORDER = ("hello", "problem", "meta", "kpis", "open", "dossiers", "trend", "ranking", "status")
-TREND_DAYS = 30   # points of the trend chart
-ROLLING_DAYS = 7  # the trend's line: the index of the 7 days ending each date
-
-
-class WallSettings(BaseSettings):
-    """``CHISO_WALL_*`` environment variables (docs/wall.md)."""
-
-    model_config = SettingsConfigDict(env_prefix="CHISO_WALL_", extra="ignore")
-
-    poll_s: float = 0.5          # how often the server reads applied_at from Redis (one GET)
-    refresh_s: float = 15.0      # rebuild at least this often: open dossiers age without events
-    lag_every_s: float = 5.0     # how often the consumer lag is probed while displays watch
-    stale_after_s: float = 60.0  # events waiting and nothing applied for this long: stale
-    heartbeat_s: float = 5.0     # a status event at least this often
-    idle_stop_s: float = 30.0    # the poller stops this long after the last display left
-    rotate_s: int = 20           # default seconds per view on the wall
-    window: str = "30d"          # default window of the wall
-    ticker: int = 15             # most urgent dossiers shown per state (overdue, nearing due)
-    top: int = 10                # units in each of the best and worst lists
-    fast_every_s: float = 1.0    # score, open dossiers, today's trend point: at most this often
-    slow_every_s: float = 3.0    # the ranking: at most this often
-    max_busy: float = 0.5        # and a group at most every (cost of its last rebuild / max_busy) s
-    trend_full_s: float = 60.0   # the trend's dates are all re-read this often; today's on every rebuild
 
 
 def dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-class Subscriber:
-    """One display: the parts not yet sent to it (a newer part replaces an unsent
-    older one, so a slow display never piles up a backlog)."""
-
-    def __init__(self, topic: Topic) -> None:
-        self.topic = topic
-        self.pending: dict[str, str] = {}
-        self.wake = asyncio.Event()
-
-    def offer(self, part: str, data: str) -> None:
-        self.pending[part] = data
-        self.wake.set()
-
-    async def next(self, timeout: float | None = None) -> list[tuple[str, str]]:
-        if not self.pending:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout)
-        self.wake.clear()
-        batch, self.pending = self.pending, {}
-        return sorted(batch.items(), key=lambda kv: PART_ORDER.index(kv[0]) if kv[0] in PART_ORDER else 99)
 
 
-@dataclass(eq=False)
-class Topic:
-    unit: str | None
-    window: str
-    top: int
-    parts: dict[str, str] = field(default_factory=dict)
-    subscribers: set[Subscriber] = field(default_factory=set)
-    # Two groups of parts, rebuilt on their own schedules: "fast" (meta, kpis, open,
-    # dossiers, today's trend point) and "slow" (ranking, the whole trend).
-    fast: Schedule = field(default_factory=lambda: Schedule())
-    slow: Schedule = field(default_factory=lambda: Schedule())
-    slow_task: asyncio.Task | None = None  # the slow group runs beside the poller
-    trend: list | None = None    # [(date, measures of that date)] for the trend's 36 dates
-    trend_at: float = 0.0        # monotonic time they were all read
-
-
-@dataclass
-class Schedule:
-    built_at: float = 0.0        # monotonic time of the last rebuild
-    cost: float = 0.0            # how long it took (s)
-    dirty: bool = True           # data changed since
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def due(self, every_s: float, settings: WallSettings, now: float) -> bool:
-        """Rebuild now? When the data changed, no sooner than ``every_s`` after the
-        last rebuild nor than its cost allows (CHISO_WALL_MAX_BUSY); or when the
-        periodic refresh is due."""
-        since = now - self.built_at
-        if since >= settings.refresh_s:
-            return True
-        return self.dirty and since >= max(every_s, self.cost / max(settings.max_busy, 0.01)) - 1e-3
 
 
 class Hub:
@@ -416,63 +337,3 @@ class Hub:
             parent = p.parent_id
         return {"unit": unit, "name": u.name, "level": u.level, "known": u.known, "path": path,
                 "children": len(catalogue.children(unit))}
-
-
-def slim(item: dict) -> dict:
-    """A ranking item reduced to what the wall shows; ratios rounded to what it
-    can show (0.1 %), so that a change nobody can see is not sent."""
-    ratios = item.get("ratios") or {}
-
-    def r(v: float | None, places: int) -> float | None:
-        return None if v is None else round(v, places)
-
-    return {
-        "unit": item["unit"], "name": item["name"], "rank": item.get("rank"),
-        "score": r(item.get("score"), 2), "band": item.get("band"),
-        "on_time": r(ratios.get("on_time"), 4), "online": r(ratios.get("online"), 4),
-        "online_payment": r(ratios.get("online_payment"), 4),
-    }
-
-
-def best_and_worst(ranking: dict, top: int) -> dict:
-    """The ``top`` best units with a score, best first, and the ``top`` worst of
-    the others, worst first (the two lists never overlap); how many have a score."""
-    scored = [i for i in ranking["items"] if i.get("score") is not None]
-    rest = scored[top:]
-    return {
-        "window": ranking["window"], "scored": len(scored), "unscored": len(ranking["items"]) - len(scored),
-        "best": [slim(i) for i in scored[:top]], "worst": [slim(i) for i in reversed(rest[-top:])],
-    }
-
-
-def daily_sums(queries, unit: str | None, dates: list[date]) -> list[dict[str, int]]:
-    """The measures of each local date alone, over the unit's subtree, as
-    ``/api/v1/kpis?unit=U&from=D&to=D`` sums them (Queries.kpis), but all dates in
-    one pipelined Redis round trip."""
-    units = queries.scope_units(unit, "subtree")
-    seen = queries.store.seen_units()
-    units = [u for u in units if u in seen]
-    sums = queries.store.sum_ranges(units, [(d, d) for d in dates])
-    return [{m: total.get(m, 0) for m in MEASURES} for total in sums]
-
-
-def _score(measures: dict[str, int], config) -> float | None:
-    score = index(measures, config)["index"]["score"]
-    return None if score is None or math.isnan(score) else round(score, 4)
-
-
-def trend_points(days: list[tuple[date, dict[str, int]]], config, rolling: int = ROLLING_DAYS) -> list[list]:
-    """``[[date, day score, rolling score, received], ...]`` for all but the first
-    ``rolling - 1`` of ``days`` (consecutive dates, oldest first). The day score
-    is the index of that date alone (``from=D&to=D``); the rolling score that of
-    the ``rolling`` dates ending there (``from=D-6&to=D``): measures add up, so a
-    window's measures are the sum of its dates'. Scores rounded to 0.0001."""
-    out = []
-    for i in range(rolling - 1, len(days)):
-        d, own = days[i]
-        window: dict[str, int] = {m: 0 for m in MEASURES}
-        for _, m in days[i - rolling + 1: i + 1]:
-            for k, v in m.items():
-                window[k] += v
-        out.append([d.isoformat(), _score(own, config), _score(window, config), own["received"]])
-    return out
