@@ -119,7 +119,7 @@ class Ingest:
                     keyed.append((dossier.encode() if isinstance(dossier, str) else None, raw))
                 else:
                     results.append({"index": index, "status": "accepted", "event_id": checked.event_id})
-                    keyed.append((checked.dossier_id.encode(), raw))
+                    keyed.append((checked.key.encode(), raw))
             producer = await self.producer()
             futures = [await producer.send(self.settings.events_topic, key=k, value=v) for k, v in keyed]
             await asyncio.gather(*futures)  # acknowledged by the broker

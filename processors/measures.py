@@ -65,7 +65,8 @@ def contribution(f: DossierFacts) -> list[Cell]:
 
     if f.end_type is not None and f.end_at is not None:
         t_date = local_date(f.end_at).isoformat()
-        lines = [f.end_type]
+        # kpis.md §1: `stopped` counts with `rejected` in the measures.
+        lines = ["rejected" if f.end_type == "stopped" else f.end_type]
         if f.end_type == "resolved":
             lines.append(f"resolved_{f.timeliness}")
             if f.result_electronic:

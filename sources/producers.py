@@ -1,4 +1,4 @@
-"""Producers: put events into the input topic, keyed by dossier_id.
+"""Producers: put events into the input topic, keyed by dossier_id (petition_id for petition events).
 
 kafka-python with the ``crc32c`` package (installed with the project) is used for
 the command-line producers; every send is acknowledged by the broker before the
@@ -16,7 +16,7 @@ from typing import IO
 import orjson
 from kafka import KafkaProducer
 
-from processors.events import InvalidEvent, decode_event
+from processors.events import InvalidEvent, decode_event, is_petition_type
 
 
 def make_producer(bootstrap: str) -> KafkaProducer:
@@ -27,13 +27,17 @@ def make_producer(bootstrap: str) -> KafkaProducer:
 
 
 def key_of(value: bytes) -> bytes | None:
-    """The dossier_id of a JSON event, if it has one: the contract's message key."""
+    """The contract's message key of a JSON event, if it has one: its dossier_id,
+    or its petition_id for a petition event."""
     try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError:
         return None
-    dossier_id = obj.get("dossier_id") if isinstance(obj, dict) else None
-    return dossier_id.encode("utf-8") if isinstance(dossier_id, str) else None
+    if not isinstance(obj, dict):
+        return None
+    kind = obj.get("type")
+    key = obj.get("petition_id") if isinstance(kind, str) and is_petition_type(kind) else obj.get("dossier_id")
+    return key.encode("utf-8") if isinstance(key, str) else None
 
 
 @dataclass
@@ -78,6 +82,7 @@ def replay_lines(
 def send_events(producer: KafkaProducer, topic: str, events: Iterable[dict]) -> int:
     n = 0
     for event in events:
-        producer.send(topic, key=event["dossier_id"].encode("utf-8"), value=orjson.dumps(event))
+        value = orjson.dumps(event)
+        producer.send(topic, key=key_of(value), value=value)
         n += 1
     return n

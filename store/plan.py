@@ -103,7 +103,7 @@ def build_plan(
                 "rejected_at": processed_at.isoformat(),
             })
         else:
-            per_dossier[ev.dossier_id].append(ev)
+            per_dossier[ev.key].append(ev)
 
     cells: dict[tuple[str, str, str], int] = defaultdict(int)
     for dossier_id, events in per_dossier.items():

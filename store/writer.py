@@ -70,7 +70,7 @@ class BatchApplier:
     async def _plan(self, decoded: list[tuple[RawMessage, Event | InvalidEvent]]) -> Plan:
         k = self.keys
         wm_fields = sorted({watermark_field(m.topic, m.partition) for m, _ in decoded})
-        dossier_ids = sorted({ev.dossier_id for _, ev in decoded if isinstance(ev, Event)})
+        dossier_ids = sorted({ev.key for _, ev in decoded if isinstance(ev, Event)})
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hmget(k.watermarks, wm_fields)
             for d in dossier_ids:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if not any(item.iter_markers(name) for name in ("integration", "browser")):
+        if not any(item.get_closest_marker(name) for name in ("integration", "browser")):
             item.add_marker(pytest.mark.unit)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 UNITS = ("dng-sxd", "dng-stp", "dng-p-hai-chau", "dng-x-hoa-vang", "unknown-unit")
 TYPES = (
     "assigned", "supplement_requested", "supplement_received", "paused", "resumed",
-    "due_changed", "paid", "resolved", "returned", "withdrawn", "rejected", "rated",
-    "synced", "apology_issued", "received",
+    "due_changed", "paid", "resolved", "returned", "withdrawn", "rejected", "stopped", "rated",
+    "synced", "apology_issued", "complaint", "received",
 )
 ZONES = (timezone(timedelta(hours=7)), UTC, timezone(timedelta(hours=-5)))
 BASE = datetime(2024, 3, 14, 8, 0, tzinfo=timezone(timedelta(hours=7)))

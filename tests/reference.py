@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 VN = timezone(timedelta(hours=7))
-ENDS = ("resolved", "withdrawn", "rejected")
+ENDS = ("resolved", "withdrawn", "rejected", "stopped")
+MEASURE_OF_END = {"resolved": "resolved", "withdrawn": "withdrawn", "rejected": "rejected", "stopped": "rejected"}
 
 
 def instant(text: str) -> datetime:
@@ -113,7 +114,7 @@ class RefDossier:
         t = self.t
         if t is not None:
             ta = instant(t["occurred_at"])
-            inc(t["type"], ta)
+            inc(MEASURE_OF_END[t["type"]], ta)
             if t["type"] == "resolved":
                 tl = self.timeliness()
                 inc("resolved_" + tl, ta)
@@ -153,7 +154,7 @@ class RefDossier:
             one("received")
             one("received_" + r["channel"])
         if ta is not None and start <= ta < end:
-            one(t["type"])
+            one(MEASURE_OF_END[t["type"]])
             if t["type"] == "resolved":
                 one("resolved_" + self.timeliness())
         if not (ta is not None and ta < end):
