@@ -39,7 +39,6 @@ from chiso.settings import Settings
 from chiso.wall import routes as wall_routes
 from processors import vocabulary
 from processors.calendar import WorkingCalendar
-from processors.units import UnitCatalogue
 from store.keys import Keys
 from store.reader import Store
 
@@ -82,6 +81,11 @@ def units(request: Request, ctx: Context) -> dict:
 
 
 @endpoint
+def procedures(request: Request, ctx: Context) -> dict:
+    return ctx.queries.procedure_list(param_unit(request), param_scope(request))
+
+
+@endpoint
 def ranking(request: Request, ctx: Context) -> dict:
     return ctx.queries.ranking(param_unit(request, "parent"), param_window(request, ctx))
 
@@ -116,9 +120,12 @@ async def not_found(request: Request, exc: HTTPException) -> Response:
 
 def create_app(settings: Settings, extra_routes: list | None = None) -> Starlette:
     client = redis.Redis.from_url(settings.redis_url)
-    catalogue = UnitCatalogue.from_path(settings.units_path)
+    catalogue, procedure_catalogue = settings.load_catalogues()
+    for target, ids in sorted(procedure_catalogue.unknown_targets.items()):
+        log.warning("procedure catalogue: %s in applies_to of %s is not a unit or level of the unit "
+                    "catalogue; ignored", target, ", ".join(ids))
     queries = Queries(Store(client, Keys(settings.redis_prefix)), catalogue, settings.index.to_config(),
-                      WorkingCalendar(settings.calendar.to_config()))
+                      WorkingCalendar(settings.calendar.to_config()), procedure_catalogue)
     now = settings.clock()
     probe = LagProbe(settings.kafka, settings.events_topic) if settings.kafka else None
     ctx = Context(settings, queries, now, probe)
@@ -151,6 +158,7 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         Route("/api/v1/dossiers", dossiers),
         Route("/api/v1/units", units),
         Route("/api/v1/ranking", ranking),
+        Route("/api/v1/procedures", procedures),
         Route("/api/v1/vocabulary", vocabulary_terms),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 
 from processors.calendar import WorkingCalendar
+from processors.catalogue import ProcedureCatalogue
 from processors.facts import dossier_facts
 from processors.index import IndexConfig, index
 from processors.measures import MEASURES
@@ -32,10 +33,11 @@ LISTABLE_STATES = ("overdue", "nearing_due", "paused", "not_due")
 class Queries:
     def __init__(
         self, store: Store, catalogue: UnitCatalogue, index_config: IndexConfig = IndexConfig(),
-        calendar: WorkingCalendar | None = None,
+        calendar: WorkingCalendar | None = None, procedures: ProcedureCatalogue | None = None,
     ) -> None:
         self.store = store
         self.base_catalogue = catalogue
+        self.procedures = procedures or ProcedureCatalogue([], catalogue)
         self.index_config = index_config
         self.calendar = calendar or WorkingCalendar()
 
@@ -131,6 +133,18 @@ class Queries:
         items.sort(key=lambda i: (i["due_at"] and datetime.fromisoformat(i["due_at"]), i["dossier_id"]))
         return {"unit": unit, "scope": scope, "now": iso_instant(now), "states": states,
                 "total": len(items), "limit": limit, "offset": offset, "items": items[offset: offset + limit]}
+
+    def procedure_list(self, unit: str | None, scope: str) -> dict:
+        """catalogue.md: the catalogue, or the procedures of a unit (its subtree by
+        default), with the applies_to targets the unit catalogue does not know."""
+        if unit is None:
+            chosen = self.procedures.all()
+        else:
+            ids = self.procedures.of_units(self.scope_units(unit, scope, self.base_catalogue))
+            chosen = [p for p in self.procedures.all() if p.procedure_id in ids]
+        return {"unit": unit, "scope": scope, "total": len(chosen),
+                "procedures": [p.as_json() for p in chosen],
+                "unknown_targets": {t: ps for t, ps in sorted(self.procedures.unknown_targets.items())}}
 
     def ranking(self, parent: str | None, window: Window) -> dict:
         cat = self.catalogue()

@@ -1,7 +1,7 @@
 """Typed settings from the environment (``CHISO_*``) and an optional TOML file.
 
 The names fixed by the contract (outputs.md) are CHISO_KAFKA, CHISO_REDIS,
-CHISO_HTTP_PORT, CHISO_UNITS and CHISO_NOW; everything else has a default that
+CHISO_HTTP_PORT, CHISO_UNITS, CHISO_NOW and CHISO_PROCEDURES; everything else has a default that
 works on a fresh machine. A province keeps its calendar and index settings in
 one TOML file named by CHISO_SETTINGS (see docs/settings.md); environment
 variables win over the file.
@@ -26,10 +26,12 @@ from pydantic_settings import (
 )
 
 from processors.calendar import CalendarConfig
+from processors.catalogue import ProcedureCatalogue
 from processors.index import IndexConfig
 from processors.timeutil import fixed_or_system_clock
+from processors.units import UnitCatalogue
 from processors.windows import WINDOW_NAMES
-from sources.samples import sample_units_path
+from sources.samples import sample_procedures_path, sample_units_path
 from sources.simulator.feed import FeedConfig
 from streams.config import Topics, WorkerConfig
 
@@ -77,6 +79,7 @@ class Settings(BaseSettings):
     http_port: int = 8000
     units: str | None = Field(None, description="unit catalogue CSV; unset: the sample catalogue (Đà Nẵng)")
     now: datetime | None = Field(None, description="fixed RFC 3339 instant used as now")
+    procedures: str | None = Field(None, description="procedure catalogue CSV; unset: the sample catalogue (Đà Nẵng)")
 
     # The project's own.
     http_host: str = "127.0.0.1"
@@ -145,6 +148,15 @@ class Settings(BaseSettings):
     @property
     def units_path(self) -> str:
         return self.units or sample_units_path()
+
+    @property
+    def procedures_path(self) -> str:
+        return self.procedures or sample_procedures_path()
+
+    def load_catalogues(self) -> tuple[UnitCatalogue, ProcedureCatalogue]:
+        """Both catalogues; a bad file raises with where (file, line, column)."""
+        units = UnitCatalogue.from_path(self.units_path)
+        return units, ProcedureCatalogue.from_path(self.procedures_path, units)
 
     def clock(self) -> Callable[[], datetime]:
         """The domain's *now*: CHISO_NOW when set, else the real clock."""
