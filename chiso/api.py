@@ -125,7 +125,8 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         log.warning("procedure catalogue: %s in applies_to of %s is not a unit or level of the unit "
                     "catalogue; ignored", target, ", ".join(ids))
     queries = Queries(Store(client, Keys(settings.redis_prefix)), catalogue, settings.index.to_config(),
-                      WorkingCalendar(settings.calendar.to_config()), procedure_catalogue)
+                      WorkingCalendar(settings.calendar.to_config()), procedure_catalogue,
+                      clock=settings.clock())
     now = settings.clock()
     probe = LagProbe(settings.kafka, settings.events_topic) if settings.kafka else None
     ctx = Context(settings, queries, now, probe)

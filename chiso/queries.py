@@ -7,19 +7,22 @@ is as fresh as Redis.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from processors.asof import AsOf
 from processors.calendar import WorkingCalendar
 from processors.catalogue import ProcedureCatalogue
 from processors.facts import dossier_facts
-from processors.index import IndexConfig, index
+from processors.index import IndexConfig, ratios
+from processors.index_inputs import ScopeInputs, index_of, scope_inputs
 from processors.measures import MEASURES
 from processors.open_state import STATES, OpenState, open_state
 from processors.report import period_report
-from processors.timeutil import iso_instant
+from processors.timeutil import fixed_or_system_clock, iso_instant
 from processors.units import UnitCatalogue
 from processors.windows import MIN_DATE, Window
+from store.index_reader import read_unit_windows
 from store.reader import OPEN_COUNTED, Store
 
 
@@ -34,12 +37,14 @@ class Queries:
     def __init__(
         self, store: Store, catalogue: UnitCatalogue, index_config: IndexConfig = IndexConfig(),
         calendar: WorkingCalendar | None = None, procedures: ProcedureCatalogue | None = None,
+        clock: Callable[[], datetime] = fixed_or_system_clock(None),
     ) -> None:
         self.store = store
         self.base_catalogue = catalogue
         self.procedures = procedures or ProcedureCatalogue([], catalogue)
         self.index_config = index_config
         self.calendar = calendar or WorkingCalendar()
+        self.clock = clock
 
     def catalogue(self) -> UnitCatalogue:
         """The catalogue plus units seen in events but absent from it (as roots)."""
@@ -61,11 +66,36 @@ class Queries:
         seen = self.store.seen_units()
         return [u for u in units if u in seen]
 
+    def is_root(self, unit: str | None) -> bool:
+        """index.md: the province (a root of the unit catalogue, or every unit) gets
+        the catalogue-wide parts of the index."""
+        if unit is None:
+            return True
+        u = self.base_catalogue.get(unit)
+        return u is not None and u.parent_id is None
+
+    def answer(self, inputs: ScopeInputs, window: Window, reading: AsOf) -> dict:
+        """The measures, ratios and index of one scope over one window (outputs.md)."""
+        measures = {m: inputs.fields.get(m, 0) for m in MEASURES}
+        return {"measures": measures, "ratios": ratios(measures),
+                "index": index_of(inputs, self.procedures, window.start, window.end, self.index_config),
+                "as_of": iso_instant(reading.x)}
+
     def kpis(self, unit: str | None, window: Window, scope: str = "subtree") -> dict:
         units = self.scope_units(unit, scope)
-        measures = self.measures(units, window)
-        return {"unit": unit, "scope": scope, "window": window.as_json(), "measures": measures,
-                **index(measures, self.index_config)}
+        readings, own = read_unit_windows(self.store, self._with_data(units), [(window.start, window.end)],
+                                          self.clock())
+        inputs = scope_inputs(units, {u: w[0] for u, w in own.items()}, self.is_root(unit) and scope == "subtree")
+        return {"unit": unit, "scope": scope, "window": window.as_json(), **self.answer(inputs, window, readings[0])}
+
+    def series(self, unit: str | None, windows: list[Window], scope: str = "subtree") -> list[dict]:
+        """``kpis`` for many windows of one scope, in one read (the wall's trend)."""
+        units = self.scope_units(unit, scope)
+        readings, own = read_unit_windows(self.store, self._with_data(units),
+                                          [(w.start, w.end) for w in windows], self.clock())
+        root = self.is_root(unit) and scope == "subtree"
+        return [self.answer(scope_inputs(units, {u: data[wi] for u, data in own.items()}, root), w, readings[wi])
+                for wi, w in enumerate(windows)]
 
     def report(self, unit: str | None, start: date, end: date) -> dict:
         units = self._with_data(self.scope_units(unit, "subtree"))
@@ -153,22 +183,21 @@ class Queries:
         children = cat.children(parent) if parent is not None else cat.roots()
         seen = self.store.seen_units()
         with_data = [u.unit_id for u in cat.all() if u.unit_id in seen]
-        own = self.store.window_sums(with_data, [(window.start, window.end)]) if with_data else {}
+        readings, own = read_unit_windows(self.store, with_data, [(window.start, window.end)], self.clock())
+        first = {u: w[0] for u, w in own.items()}
         items = []
         for child in children:
-            total: Counter[str] = Counter()
-            for member in cat.subtree(child.unit_id):
-                if member in own:
-                    total.update(own[member][0])
-            measures = {m: total.get(m, 0) for m in MEASURES}
-            answer = index(measures, self.index_config)
+            inputs = scope_inputs(cat.subtree(child.unit_id), first, self.is_root(child.unit_id))
+            answer = self.answer(inputs, window, readings[0])
+            index = answer["index"]
             items.append({
                 "unit": child.unit_id, "name": child.name, "level": child.level, "known": child.known,
-                "score": answer["index"]["score"], "band": answer["index"]["band"],
-                "groups": answer["index"]["groups"], "ratios": answer["ratios"],
-                "received": measures["received"], "resolved": measures["resolved"],
+                "score": index["score"], "band": index["band"], "groups": index["groups"],
+                "points": {code: ind["points"] for code, ind in index["indicators"].items()},
+                "ratios": answer["ratios"],
+                "received": answer["measures"]["received"], "resolved": answer["measures"]["resolved"],
             })
         items.sort(key=lambda i: (i["score"] is None, -(i["score"] or 0.0), i["unit"]))
         for rank, item in enumerate(items, start=1):
             item["rank"] = rank
-        return {"parent": parent, "window": window.as_json(), "items": items}
+        return {"parent": parent, "window": window.as_json(), "as_of": iso_instant(readings[0].x), "items": items}

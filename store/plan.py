@@ -22,11 +22,21 @@ from processors.events import Event, InvalidEvent, raw_text
 from processors.facts import DossierFacts
 from processors.measures import GLOBAL_UNIT
 from processors.open_state import ALERT_STATES, open_state
+from processors.petition_update import apply_petition_events
+from processors.petitions import PETITION_ORPHANS, PetitionRules, petition_instants
+from processors.rules import CountingRules
 from processors.timeutil import iso_instant
 from processors.windows import bucket_levels
-from store.codecs import decode_dossier, encode_dossier, split_dossier
+from store.codecs import (
+    decode_dossier,
+    decode_petition,
+    encode_dossier,
+    encode_petition,
+    encode_petition_record,
+    split_dossier,
+)
 from store.keys import watermark_field
-from store.scripts import ApplyArgs, OpenUpdate
+from store.scripts import DOSSIER, PETITION, ApplyArgs, OpenUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +79,32 @@ def open_update(dossier_id: str, facts: DossierFacts, now: datetime, calendar: W
     return OpenUpdate(dossier_id, facts.unit, s.state, s.no_apology, s.effective_due.timestamp(), next_at, alert)
 
 
+@dataclass(frozen=True, slots=True)
+class PlanRules:
+    """What the plan needs besides the messages: the calendar (open states,
+    petition limits) and the counting rules (what an event set contributes)."""
+
+    calendar: WorkingCalendar
+    counting: CountingRules = CountingRules()
+
+
 def build_plan(
     decoded: list[tuple[RawMessage, Event | InvalidEvent]],
     watermarks: dict[str, int],
-    blobs: dict[str, bytes | None],
-    calendar: WorkingCalendar,
+    blobs: dict[tuple[str, str], bytes | None],
+    rules: PlanRules,
     now: datetime,
     processed_at: datetime,
 ) -> Plan:
     """``watermarks``: field -> last applied offset (-1: none) for every
-    partition in the batch; ``blobs``: the stored record of every dossier in it.
+    partition in the batch; ``blobs``: the stored record of every dossier and
+    petition in it, by (kind, id) (``record_key``).
     Two clocks, both passed in: ``now`` is the domain's (open states and alerts
     are as of it; CHISO_NOW fixes it), ``processed_at`` the pipeline's own time
     (``applied_at``, ``rejected_at``), which keeps running even when ``now`` is fixed."""
     result = BatchResult()
     new_wm: dict[str, int] = dict(watermarks)
-    per_dossier: dict[str, list[Event]] = defaultdict(list)
+    per_record: dict[tuple[str, str], list[Event]] = defaultdict(list)
     dead_letters: list[dict] = []
     args = ApplyArgs(applied_at=processed_at.timestamp())
     globals_delta: dict[str, int] = defaultdict(int)
@@ -103,25 +123,19 @@ def build_plan(
                 "rejected_at": processed_at.isoformat(),
             })
         else:
-            per_dossier[ev.key].append(ev)
+            per_record[record_key(ev)].append(ev)
 
     cells: dict[tuple[str, str, str], int] = defaultdict(int)
-    for dossier_id, events in per_dossier.items():
-        blob = blobs.get(dossier_id)
-        state = decode_dossier(blob)
-        update = apply_events(dossier_id, state, events)
-        result.duplicates += update.duplicates
-        if not update.changed:
-            continue
-        result.accepted += len(update.added)
-        result.updates.append(update)
-        for e in update.added:
+    for (kind, record_id), events in per_record.items():
+        blob = blobs.get((kind, record_id))
+        if kind == PETITION:
+            added, duplicates = _plan_petition(record_id, blob, events, rules, args, globals_delta)
+        else:
+            added, duplicates = _plan_dossier(record_id, blob, events, rules, now, args, cells, result)
+        result.duplicates += duplicates
+        result.accepted += len(added)
+        for e in added:
             globals_delta[f"ev:{e.type}"] += 1
-        args.dossiers.append((dossier_id, split_dossier(blob)[0], encode_dossier(update.state)))
-        assert update.facts is not None
-        args.open.append(open_update(dossier_id, update.facts, now, calendar))
-        for cell, n in update.delta.items():
-            cells[cell] += n
     # Sum the batch's cells first: many dossiers share a unit and a day, so each
     # distinct cell is expanded into its day, month and year buckets only once.
     counters: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -144,3 +158,48 @@ def build_plan(
     if not args.watermarks:
         return Plan(result, dead_letters, None)
     return Plan(result, dead_letters, args)
+
+
+def record_key(ev: Event) -> tuple[str, str]:
+    """Where an event's subject is stored: (kind, id)."""
+    return (PETITION if ev.is_petition else DOSSIER, ev.key)
+
+
+def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rules: PlanRules, now: datetime,
+                  args: ApplyArgs, cells: dict[tuple[str, str, str], int],
+                  result: BatchResult) -> tuple[tuple[Event, ...], int]:
+    state = decode_dossier(blob)
+    update = apply_events(dossier_id, state, events, rules.counting)
+    if not update.changed:
+        return (), update.duplicates
+    result.updates.append(update)
+    args.records.append((DOSSIER, dossier_id, split_dossier(blob)[0], encode_dossier(update.state)))
+    assert update.facts is not None
+    args.open.append(open_update(dossier_id, update.facts, now, rules.calendar))
+    for cell, n in update.delta.items():
+        cells[cell] += n
+    args.asof_removed.extend(update.instants_removed)
+    args.asof_added.extend(update.instants_added)
+    return update.added, update.duplicates
+
+
+def _plan_petition(petition_id: str, blob: bytes | None, events: list[Event], rules: PlanRules,
+                   args: ApplyArgs, globals_delta: dict[str, int]) -> tuple[tuple[Event, ...], int]:
+    state = decode_petition(blob)
+    update = apply_petition_events(petition_id, state, events, rules.calendar,
+                                   PetitionRules(rules.counting.petition_working_days))
+    if not update.changed:
+        return (), update.duplicates
+    args.records.append((PETITION, petition_id, split_dossier(blob)[0], encode_petition(update.state)))
+    if update.removed is not None:
+        args.petitions_removed.append((update.removed[0], petition_id))
+    if update.state.placed is not None:
+        unit, record = update.state.placed
+        args.petitions_placed.append((unit, petition_id, encode_petition_record(record)))
+        args.units.add(unit)
+    old, new = petition_instants(state.placed), petition_instants(update.state.placed)
+    args.asof_removed.extend(m for m in old if m not in new)
+    args.asof_added.extend((m, t) for m, t in new.items() if old.get(m) != t)
+    if update.orphans_delta:
+        globals_delta[PETITION_ORPHANS] += update.orphans_delta
+    return update.added, update.duplicates

@@ -16,8 +16,9 @@ import redis
 
 from processors.dossier_update import DossierState
 from processors.open_state import STATES
+from processors.petitions import PetitionRecord
 from processors.windows import MAX_DATE, MIN_DATE, buckets
-from store.codecs import decode_dossier, decode_open_record
+from store.codecs import decode_dossier, decode_open_record, decode_petition_record
 from store.keys import Keys
 from store.scripts import script
 
@@ -35,15 +36,18 @@ class Store:
         self._sum_windows = client.register_script(script("sum_windows"))
         self._open_counts = client.register_script(script("open_counts"))
 
-    def window_sums(self, units: list[str], ranges: list[tuple[date, date]]) -> dict[str, list[Counter[str]]]:
+    def window_sums(self, units: list[str], ranges: list[tuple[date, date]],
+                    cutoffs: list[date] | None = None) -> dict[str, list[Counter[str]]]:
         """Per unit, the counters summed over each (start, end) range, computed
-        in Redis from the union of the ranges' buckets."""
+        in Redis from the union of the ranges' buckets, as-of fields reduced at
+        each range's cutoff (processors/asof.py; default: the range's end)."""
         years = self.years()
         plan: dict[str, list[int]] = {}
         for wi, (start, end) in enumerate(ranges):
             for b in buckets(start, end, years):
                 plan.setdefault(b, []).append(wi)
-        head: list = [self.k.prefix, len(ranges), len(plan)]
+        cuts = cutoffs if cutoffs is not None else [end for _, end in ranges]
+        head: list = [self.k.prefix, len(ranges), *(c.isoformat() for c in cuts), len(plan)]
         for b, ws in plan.items():
             head += [b, len(ws), *ws]
         out: dict[str, list[Counter[str]]] = {}
@@ -95,6 +99,22 @@ class Store:
             return {}
         blobs = self.r.mget([self.k.dossier(d) for d in dossier_ids])
         return {d: decode_dossier(b) for d, b in zip(dossier_ids, blobs) if b}
+
+    def asof_between(self, after_us: int, until_us: int) -> list[bytes]:
+        """The as-of instants in (after, until] (microseconds), as members."""
+        if until_us <= after_us:
+            return []
+        return self.r.zrangebyscore(self.k.asof, f"({after_us}", until_us)
+
+    def petition_records(self, units: list[str]) -> dict[str, list[PetitionRecord]]:
+        """Per unit, the records of its petitions (processors/petitions.py)."""
+        if not units:
+            return {}
+        pipe = self.r.pipeline(transaction=False)
+        for u in units:
+            pipe.hvals(self.k.petitions(u))
+        return {u: [decode_petition_record(v) for v in values]
+                for u, values in zip(units, pipe.execute()) if values}
 
     def years(self) -> list[int]:
         return sorted(int(y) for y in self.r.smembers(self.k.years))

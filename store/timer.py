@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 
 from processors.calendar import WorkingCalendar
 from processors.facts import dossier_facts
+from processors.timeutil import epoch_us
 from store.codecs import decode_dossier, split_dossier
 from store.keys import Keys
 from store.plan import open_update
@@ -24,16 +25,25 @@ from store.scripts import Transition, script, transition_argv
 
 log = logging.getLogger(__name__)
 
+# Instants are read for today only; two days more is room for clocks that disagree.
+ASOF_KEEP = timedelta(days=3)
+
 
 class DeadlineTimer:
     def __init__(self, redis: aioredis.Redis, keys: Keys, calendar: WorkingCalendar,
-                 now: Callable[[], datetime], batch: int = 500) -> None:
+                 now: Callable[[], datetime], batch: int = 500, asof_keep: timedelta = ASOF_KEEP) -> None:
         self.redis = redis
         self.keys = keys
         self.calendar = calendar
         self.now = now
         self.batch = batch
+        self.asof_keep = asof_keep
         self._script = redis.register_script(script("transition"))
+
+    async def prune_asof(self) -> int:
+        """Drop as-of instants older than ``asof_keep`` before now: readers only
+        look at today's (processors/asof.py); the counters keep the rest."""
+        return await self.redis.zremrangebyscore(self.keys.asof, "-inf", f"({epoch_us(self.now() - self.asof_keep)}")
 
     async def tick(self, max_batches: int | None = None) -> int:
         """Move the dossiers whose transition time has come (all of them, or at

@@ -31,8 +31,13 @@ local function set_open(d, unit, state, na, score, next_at, alert)
   end
 end
 
--- The version of a stored dossier: the head of "{version}|{body}" (store/codecs.py).
-local function version_of(dossier_id)
-  local head = redis.call('GETRANGE', key_dossier(dossier_id), 0, 24)
+-- The version of a stored dossier or petition: the head of "{version}|{body}"
+-- (store/codecs.py).
+local function version_at(key)
+  local head = redis.call('GETRANGE', key, 0, 24)
   return string.match(head, '^(%d+)|') or '0'
+end
+
+local function version_of(dossier_id)
+  return version_at(key_dossier(dossier_id))
 end

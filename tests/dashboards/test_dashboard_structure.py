@@ -180,7 +180,7 @@ def test_group_maxima_match_kpis(built):
 
 def test_group_maxima_and_bands_follow_the_index_settings():
     """A province's own maxima and band limits reach its dashboards (chiso dashboards push)."""
-    config = IndexConfig(maxima={**IndexConfig().maxima, "timeliness": 25.0},
+    config = IndexConfig(maxima={**IndexConfig().maxima, "dossier_on_time": 25.0},
                          bands=((95.0, "excellent"), (85.0, "good"), (75.0, "fair"), (55.0, "average")))
     overview = build_all(config)["chiso-overview"]
     bargauge = next(p for p in overview["panels"] if p["title"] == "Điểm theo nhóm chỉ số")

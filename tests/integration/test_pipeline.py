@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import orjson
 import pytest
@@ -18,7 +18,8 @@ from processors.events import InvalidEvent, decode_event
 from processors.units import UnitCatalogue
 from sources.producers import key_of, make_producer
 from tests import reference as ref
-from tests.gen import INVALID_SAMPLES, history
+from tests.gen import INVALID_SAMPLES, history, petition_events
+from tests.index_pipeline import REF_PROCEDURES, appointment
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +38,13 @@ RANGES = [(date(2024, 3, 14), date(2024, 3, 14)), (date(2024, 3, 15), date(2024,
 
 
 def messy_feed(seed: int, dossiers: int) -> tuple[list[dict], list[bytes]]:
-    """Valid events (shuffled, ~10% delivered twice) with every kind of invalid
-    message mixed in. Returns (the valid events, the messages to send)."""
+    """Valid dossier and petition events (shuffled, ~10% delivered twice) with
+    every kind of invalid message mixed in. Returns (the valid events, the
+    messages to send)."""
     rng = random.Random(seed)
     events = history(seed, dossiers)
+    for i in range(dossiers // 20):
+        events += petition_events(rng, f"P{seed}-{i:05d}")
     messages = [orjson.dumps(e) for e in events]
     messages += [orjson.dumps(e) for e in rng.sample(events, len(events) // 10)]
     rng.shuffle(messages)
@@ -69,31 +73,48 @@ def unit_sets(catalogue: UnitCatalogue) -> dict[tuple[str | None, str], set[str]
     }
 
 
-def assert_kpis_equal(answer: dict, measures: dict[str, int]) -> None:
-    expected = ref.index_of(measures)
+def as_of(hi: date, now: str = NOW) -> datetime:
+    return min(datetime.combine(hi + timedelta(days=1), datetime.min.time(), tzinfo=ref.VN),
+               datetime.fromisoformat(now))
+
+
+def assert_kpis_equal(answer: dict, events: list[dict], units: set[str], root: bool, lo: date, hi: date,
+                      now: str = NOW) -> None:
+    """measures, ratios (kpis.md) and every indicator, group and score (index.md)
+    as the separate batch reference computes them."""
+    dossiers = ref.group([e for e in events if "dossier_id" in e and not e["type"].startswith("petition_")])
+    petitions = {p: ref.RefPetition.of(evs) for p, evs in ref.petition_events_of(events).items()}
+    measures = ref.measures(dossiers, units, ref.dates_between(lo, hi))
     assert answer["measures"] == {m: measures.get(m, 0) for m in answer["measures"]}
-    for k, v in expected["ratios"].items():
+    for k, v in ref.ratios_of(measures).items():
         assert answer["ratios"][k] == (pytest.approx(v) if v is not None else None), k
-    for k, v in expected["groups"].items():
-        assert answer["index"]["groups"][k] == (pytest.approx(v) if v is not None else None), k
-    score = answer["index"]["score"]
-    assert score == (pytest.approx(expected["score"]) if expected["score"] is not None else None)
-    assert answer["index"]["band"] == expected["band"]
+    want = ref.ref_index(dossiers, petitions, REF_PROCEDURES, units, root, lo, hi, as_of(hi, now), appointment)
+    for code, (num, den, ratio, points) in want["indicators"].items():
+        got = answer["index"]["indicators"][code]
+        assert (got["numerator"], got["denominator"]) == (num, den), code
+        assert got["points"] == (float(points) if points is not None else None), code
+        assert got["ratio"] == (float(ratio) if ratio is not None else None), code
+    assert answer["index"]["groups"] == {g: float(v) for g, v in want["groups"].items()}
+    assert answer["index"]["score"] == float(want["score"])
 
 
 def assert_matches_reference(stack, events: list[dict]) -> None:
-    dossiers = ref.group(events)
     catalogue = UnitCatalogue.from_path(sample_units_path())
+    every = {u.unit_id for u in catalogue.all()} | {"unknown-unit"}
     for (unit, scope), units in unit_sets(catalogue).items():
         params = {"scope": scope, **({"unit": unit} if unit else {})}
+        root = unit in (None, "dng") and scope == "subtree"
+        scope_units = every if units is None else units
         for name, (lo, hi) in NAMED.items():
             answer = stack.http.get("/api/v1/kpis", params={**params, "window": name}).json()
             assert answer["window"]["name"] == name
-            assert_kpis_equal(answer, ref.measures(dossiers, units, ref.dates_between(lo, hi)))
+            assert_kpis_equal(answer, events, scope_units, root, lo, hi)
         for lo, hi in RANGES:
             answer = stack.http.get("/api/v1/kpis", params={**params, "from": lo.isoformat(), "to": hi.isoformat()}).json()
             assert answer["window"] == {"name": None, "from": lo.isoformat(), "to": hi.isoformat()}
-            assert_kpis_equal(answer, ref.measures(dossiers, units, ref.dates_between(lo, hi)))
+            assert_kpis_equal(answer, events, scope_units, root, lo, hi)
+        dossiers = ref.group([e for e in events if not e["type"].startswith("petition_")])
+        for lo, hi in RANGES:
             if scope == "subtree":
                 rep = stack.http.get("/api/v1/report", params={k: v for k, v in params.items() if k == "unit"} | {"from": lo.isoformat(), "to": hi.isoformat()}).json()
                 want = ref.report(dossiers, units, lo, hi)
@@ -101,15 +122,16 @@ def assert_matches_reference(stack, events: list[dict]) -> None:
 
 
 def assert_ranking_matches_reference(stack, events: list[dict]) -> None:
-    dossiers = ref.group(events)
+    dossiers = ref.group([e for e in events if not e["type"].startswith("petition_")])
+    petitions = {p: ref.RefPetition.of(evs) for p, evs in ref.petition_events_of(events).items()}
     for window, (lo, hi) in (("30d", NAMED["30d"]), ("all", NAMED["all"])):
         answer = stack.http.get("/api/v1/ranking", params={"parent": "dng", "window": window}).json()
         catalogue = UnitCatalogue.from_path(sample_units_path())
         assert [i["unit"] for i in answer["items"]] != [] and len(answer["items"]) == len(catalogue.children("dng"))
         for item in answer["items"]:
-            expected = ref.index_of(ref.measures(dossiers, set(catalogue.subtree(item["unit"])), ref.dates_between(lo, hi)))
-            assert item["score"] == (pytest.approx(expected["score"]) if expected["score"] is not None else None), item["unit"]
-            assert item["band"] == expected["band"]
+            want = ref.ref_index(dossiers, petitions, REF_PROCEDURES, set(catalogue.subtree(item["unit"])), False,
+                                 lo, hi, as_of(hi), appointment)
+            assert item["score"] == float(want["score"]), item["unit"]
         scores = [i["score"] for i in answer["items"] if i["score"] is not None]
         assert scores == sorted(scores, reverse=True)
         assert [i["rank"] for i in answer["items"]] == list(range(1, len(answer["items"]) + 1))

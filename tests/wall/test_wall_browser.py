@@ -223,7 +223,7 @@ def test_wall_shows_the_api_numbers(stack: Stack, page) -> None:
     assert idx["score"] is not None
 
     assert value(page, "#score") == pytest.approx(idx["score"])
-    assert shown_number(page.text_content("#score")) == pytest.approx(idx["score"], abs=0.05)
+    assert shown_number(page.text_content("#score")) == pytest.approx(idx["score"], abs=0.001)  # 2 decimals
     assert page.text_content("#band") == BANDS_VI[idx["band"]]
     for group, points in idx["groups"].items():
         shown = f"#group-{group} .points"
@@ -231,7 +231,7 @@ def test_wall_shows_the_api_numbers(stack: Stack, page) -> None:
             assert page.text_content(shown) == "—"
         else:
             assert value(page, shown) == pytest.approx(points)
-            assert shown_number(page.text_content(shown)) == pytest.approx(points, abs=0.05)
+            assert shown_number(page.text_content(shown)) == pytest.approx(points, abs=0.001)
     maxima = {"transparency": 18, "timeliness": 20, "online_service": 12, "online_payment": 10,
               "satisfaction": 18, "digitization": 22}
     for group, top in maxima.items():
@@ -249,7 +249,7 @@ def test_wall_shows_the_api_numbers(stack: Stack, page) -> None:
     first = page.query_selector("#best .rank-row")
     assert first.query_selector(".uname").text_content() == ranking[0]["name"]
     assert float(first.query_selector(".uscore").get_attribute("data-value")) == pytest.approx(ranking[0]["score"], abs=0.005)
-    assert shown_number(first.query_selector(".uscore").text_content()) == pytest.approx(ranking[0]["score"], abs=0.05)
+    assert shown_number(first.query_selector(".uscore").text_content()) == pytest.approx(ranking[0]["score"], abs=0.001)
     on_time = first.query_selector(".c3").text_content()
     assert shown_number(on_time) == pytest.approx(100 * ranking[0]["ratios"]["on_time"], abs=0.05)
 

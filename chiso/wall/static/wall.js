@@ -125,6 +125,8 @@
   // ---- formatting -------------------------------------------------------------------
 
   var nf1 = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  // Points and scores as the national portal publishes them: 2 decimals.
+  var nf2 = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   var nf0 = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
   var timeFmt = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   var dateFmt = new Intl.DateTimeFormat(LOCALE, { timeZone: "UTC", day: "2-digit", month: "2-digit", year: "numeric" });
@@ -145,6 +147,7 @@
     return template.replace(/\{(\w+)\}/g, function (_, k) { return values[k] != null ? values[k] : ""; });
   }
   function num1(v) { return v == null ? TEXT.none : nf1.format(v); }
+  function num2(v) { return v == null ? TEXT.none : nf2.format(v); }
   function int(v) { return v == null ? TEXT.none : nf0.format(v); }
   function pct(v) { return v == null ? TEXT.none : nf1.format(v * 100) + "%"; }
   function localDate(iso) { return iso ? dateFmt.format(new Date(iso + "T00:00:00Z")) : ""; }
@@ -237,7 +240,7 @@
     var scoreEl = $("score");
     var old = scoreEl.getAttribute("data-value");
     var value = idx.score == null ? "" : String(idx.score);
-    scoreEl.textContent = num1(idx.score);
+    scoreEl.textContent = num2(idx.score);
     scoreEl.setAttribute("data-value", value);
     if (old !== null && old !== value) flash(scoreEl);
     var band = idx.band || "none";
@@ -255,7 +258,7 @@
       row.setAttribute("data-group", g);
       row.appendChild(el("div", "gname", TEXT.group_names[g]));
       var value = el("div", "gval");
-      var p = el("span", "points", num1(pts));
+      var p = el("span", "points", num2(pts));
       p.setAttribute("data-value", pts == null ? "" : String(pts));
       value.appendChild(p);
       value.appendChild(el("span", "max", " / " + nf0.format(max)));
@@ -399,7 +402,7 @@
     var name = el("span", "c1 uname", item.name);
     name.title = item.name;
     li.appendChild(name);
-    var sc = el("span", "c2 uscore", num1(item.score));
+    var sc = el("span", "c2 uscore", num2(item.score));
     sc.setAttribute("data-value", item.score == null ? "" : String(item.score));
     sc.setAttribute("data-band", item.band || "none");
     sc.title = TEXT.bands[item.band || "none"];
