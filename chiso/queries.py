@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 
 from processors.asof import AsOf
 from processors.calendar import WorkingCalendar
 from processors.catalogue import ProcedureCatalogue
 from processors.facts import dossier_facts
-from processors.index import IndexConfig, ratios
-from processors.index_inputs import ScopeInputs, index_of, scope_inputs
+from processors.index import IndexConfig, index_answer, ratios
+from processors.index_inputs import ScopeInputs, index_of, indicators_of, scope_inputs
 from processors.measures import MEASURES
 from processors.open_state import STATES, OpenState, open_state
 from processors.report import period_report
+from processors.rules import CountingRules
+from processors.stake import lateness_cost, open_info
 from processors.timeutil import fixed_or_system_clock, iso_instant
 from processors.units import UnitCatalogue
 from processors.windows import MIN_DATE, Window
@@ -31,13 +34,14 @@ class UnknownUnit(LookupError):
 
 
 LISTABLE_STATES = ("overdue", "nearing_due", "paused", "not_due")
+STAKE_STATES = ("not_due", "nearing_due", "paused")  # overdue dossiers are late already
 
 
 class Queries:
     def __init__(
         self, store: Store, catalogue: UnitCatalogue, index_config: IndexConfig = IndexConfig(),
         calendar: WorkingCalendar | None = None, procedures: ProcedureCatalogue | None = None,
-        clock: Callable[[], datetime] = fixed_or_system_clock(None),
+        clock: Callable[[], datetime] = fixed_or_system_clock(None), rules: CountingRules = CountingRules(),
     ) -> None:
         self.store = store
         self.base_catalogue = catalogue
@@ -45,6 +49,7 @@ class Queries:
         self.index_config = index_config
         self.calendar = calendar or WorkingCalendar()
         self.clock = clock
+        self.rules = rules
 
     def catalogue(self) -> UnitCatalogue:
         """The catalogue plus units seen in events but absent from it (as roots)."""
@@ -157,12 +162,93 @@ class Queries:
                 continue
             items.append({
                 "dossier_id": d, "unit_id": facts.unit, "procedure_id": facts.procedure_id,
+                "procedure_name": self.procedures.name(facts.procedure_id),
                 "received_at": iso_instant(facts.received_at), "due_at": iso_instant(actual.effective_due),
                 "state": actual.state, "officer_id": facts.officer, "no_apology": actual.no_apology,
             })
         items.sort(key=lambda i: (i["due_at"] and datetime.fromisoformat(i["due_at"]), i["dossier_id"]))
         return {"unit": unit, "scope": scope, "now": iso_instant(now), "states": states,
                 "total": len(items), "limit": limit, "offset": offset, "items": items[offset: offset + limit]}
+
+    def stake(self, parent: str | None, unit: str | None, window: Window, limit: int = 20) -> dict:
+        """Points at stake (index.md §5) for U's children (or U itself with
+        ``unit``): per unit, the points already lost per indicator and what its
+        open, still-in-time dossiers of the window would cost if they became
+        late; the most costly dossiers first (then the most urgent)."""
+        cat = self.catalogue()
+        for name in (parent, unit):
+            if name is not None and name not in cat:
+                raise UnknownUnit(name)
+        if unit is not None:
+            targets = [cat.get(unit)]
+        else:
+            targets = cat.children(parent) if parent is not None else cat.roots()
+        seen = self.store.seen_units()
+        with_data = [u.unit_id for u in cat.all() if u.unit_id in seen]
+        readings, own = read_unit_windows(self.store, with_data, [(window.start, window.end)], self.clock())
+        reading = readings[0]
+        first = {u: w[0] for u, w in own.items()}
+        members = {t.unit_id: cat.subtree(t.unit_id) for t in targets}
+        wanted = {u for ms in members.values() for u in ms} & set(with_data)
+        candidates = []
+        if reading.running:  # a window that has ended has nothing left at stake
+            stored = self.store.open_with_info(sorted(wanted), STAKE_STATES)
+            # Dossiers whose state the timer has not moved yet are taken as they are now.
+            pending = set(self.store.due_transitions(reading.x))
+            stored = [c for c in stored if c[0] not in pending]
+            for d, st in self.store.dossier_states(sorted(pending)).items():
+                f = dossier_facts(d, st.events.values())
+                actual = open_state(f, reading.x, self.calendar)
+                if actual.state in STAKE_STATES and f.unit in wanted:
+                    stored.append((d, actual.effective_due.timestamp(), f.unit, open_info(f, self.rules)))
+            for d, due, u, info in stored:
+                if window.start <= info.received_on <= window.end and not info.late_by(reading.x_us):
+                    candidates.append((d, due, u, info))
+        items, listed = [], []
+        for t in targets:
+            mine = set(members[t.unit_id])
+            inds = indicators_of(scope_inputs(members[t.unit_id], first, self.is_root(t.unit_id)),
+                                 self.procedures, window.start, window.end, self.index_config)
+            index = index_answer(inds, self.index_config)
+            cost = {flag: lateness_cost(inds, flag, self.index_config) for flag in (True, False)}
+            at_risk = sorted(((cost[info.counts_for_satisfaction(reading.x_us)], due, d, u)
+                              for d, due, u, info in candidates if u in mine),
+                             key=lambda c: (-c[0], c[1], c[2]))
+            lost = {code: {"group": i["group"], "max": i["max"], "points": i["points"],
+                           "lost": i["max"] - (i["points"] or 0.0)} for code, i in index["indicators"].items()}
+            items.append({
+                "unit": t.unit_id, "name": t.name, "level": t.level, "score": index["score"], "band": index["band"],
+                "lost_total": sum(v["lost"] for v in lost.values()), "lost": lost,
+                "at_stake": float(sum((c[0] for c in at_risk), Fraction(0))), "open_in_time": len(at_risk),
+                "dossiers": [(float(c), due, d, u) for c, due, d, u in at_risk[:limit]],
+            })
+            listed += items[-1]["dossiers"]
+        listed.sort(key=lambda c: (-c[0], c[1], c[2]))
+        described = self._describe({d for _, _, d, _ in listed[:limit]} | {
+            d for item in items for _, _, d, _ in item["dossiers"]}, cat)
+        for item in items:
+            item["dossiers"] = [{**described[d], "cost": c} for c, _, d, _ in item["dossiers"] if d in described]
+        items.sort(key=lambda i: (-i["at_stake"], -i["lost_total"], i["unit"]))
+        return {"parent": parent, "unit": unit, "window": window.as_json(), "as_of": iso_instant(reading.x),
+                "items": items,
+                "dossiers": [{**described[d], "cost": c} for c, _, d, _ in listed[:limit] if d in described]}
+
+    def _describe(self, dossier_ids: set[str], cat: UnitCatalogue) -> dict[str, dict]:
+        """What a list shows of an open dossier, with the catalogue's names."""
+        now = self.clock()
+        out = {}
+        for d, st in self.store.dossier_states(sorted(dossier_ids)).items():
+            f = dossier_facts(d, st.events.values())
+            actual = open_state(f, now, self.calendar)
+            unit = cat.get(f.unit or "")
+            out[d] = {
+                "dossier_id": d, "unit_id": f.unit, "unit_name": unit.name if unit else f.unit,
+                "procedure_id": f.procedure_id, "procedure_name": self.procedures.name(f.procedure_id),
+                "officer_id": f.officer, "received_at": iso_instant(f.received_at),
+                "due_at": iso_instant(actual.effective_due) if actual.effective_due else None,
+                "state": actual.state,
+            }
+        return out
 
     def procedure_list(self, unit: str | None, scope: str) -> dict:
         """catalogue.md: the catalogue, or the procedures of a unit (its subtree by

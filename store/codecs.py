@@ -17,6 +17,7 @@ from processors.dossier_update import DossierState
 from processors.events import trusted_event
 from processors.petition_update import PetitionState
 from processors.petitions import PetitionRecord
+from processors.stake import OpenInfo
 
 
 def encode_dossier(state: DossierState) -> bytes:
@@ -48,8 +49,14 @@ def decode_dossier(blob: bytes | None) -> DossierState:
 
 def decode_open_record(raw: bytes) -> tuple[str, str, bool]:
     """(unit, state, no_apology) of an open record written by ``set_open``."""
-    unit, state, no_apology, _alerted = orjson.loads(raw)
+    unit, state, no_apology, *_ = orjson.loads(raw)
     return unit, state, bool(no_apology)
+
+
+def decode_open_info(raw: bytes) -> tuple[str, str, OpenInfo | None]:
+    """(unit, state, what the points at stake need) of an open record."""
+    record = orjson.loads(raw)
+    return record[0], record[1], OpenInfo.decode(record[4]) if len(record) > 4 else None
 
 
 def encode_petition(state: PetitionState) -> bytes:

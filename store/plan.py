@@ -25,6 +25,7 @@ from processors.open_state import ALERT_STATES, open_state
 from processors.petition_update import apply_petition_events
 from processors.petitions import PETITION_ORPHANS, PetitionRules, petition_instants
 from processors.rules import CountingRules
+from processors.stake import open_info
 from processors.timeutil import iso_instant
 from processors.windows import bucket_levels
 from store.codecs import (
@@ -64,7 +65,8 @@ class Plan:
     args: ApplyArgs | None  # None: nothing new (every message was applied before)
 
 
-def open_update(dossier_id: str, facts: DossierFacts, now: datetime, calendar: WorkingCalendar) -> OpenUpdate:
+def open_update(dossier_id: str, facts: DossierFacts, now: datetime, calendar: WorkingCalendar,
+                rules: CountingRules = CountingRules()) -> OpenUpdate:
     """The dossier's open state at ``now``, as ``set_open`` stores it."""
     s = open_state(facts, now, calendar)
     next_at = s.next_change_at.timestamp() if s.next_change_at is not None else None
@@ -76,7 +78,8 @@ def open_update(dossier_id: str, facts: DossierFacts, now: datetime, calendar: W
         "due_at": iso_instant(s.effective_due), "at": iso_instant(now),
         "procedure_id": facts.procedure_id, "officer_id": facts.officer,
     }) if s.state in ALERT_STATES else b""
-    return OpenUpdate(dossier_id, facts.unit, s.state, s.no_apology, s.effective_due.timestamp(), next_at, alert)
+    return OpenUpdate(dossier_id, facts.unit, s.state, s.no_apology, s.effective_due.timestamp(), next_at, alert,
+                      open_info(facts, rules).encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +178,7 @@ def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rule
     result.updates.append(update)
     args.records.append((DOSSIER, dossier_id, split_dossier(blob)[0], encode_dossier(update.state)))
     assert update.facts is not None
-    args.open.append(open_update(dossier_id, update.facts, now, rules.calendar))
+    args.open.append(open_update(dossier_id, update.facts, now, rules.calendar, rules.counting))
     for cell, n in update.delta.items():
         cells[cell] += n
     args.asof_removed.extend(update.instants_removed)

@@ -17,8 +17,9 @@ import redis
 from processors.dossier_update import DossierState
 from processors.open_state import STATES
 from processors.petitions import PetitionRecord
+from processors.stake import OpenInfo
 from processors.windows import MAX_DATE, MIN_DATE, buckets
-from store.codecs import decode_dossier, decode_open_record, decode_petition_record
+from store.codecs import decode_dossier, decode_open_info, decode_open_record, decode_petition_record
 from store.keys import Keys
 from store.scripts import script
 
@@ -82,6 +83,25 @@ class Store:
         for u in units:
             pipe.zrange(self.k.open_set(u, state), 0, -1)
         return [m.decode() for members in pipe.execute() for m in members]
+
+    def open_with_info(self, units: list[str], states: tuple[str, ...]) -> list[tuple[str, float, str, OpenInfo]]:
+        """The open dossiers of the units in those states, with their effective
+        due (the sets' score) and their OpenInfo: (dossier, due, unit, info)."""
+        pipe = self.r.pipeline(transaction=False)
+        for u in units:
+            for state in states:
+                pipe.zrange(self.k.open_set(u, state), 0, -1, withscores=True)
+        members = [(m.decode(), score) for got in pipe.execute() for m, score in got]
+        out = []
+        for i in range(0, len(members), 1000):
+            chunk = members[i:i + 1000]
+            for (d, score), raw in zip(chunk, self.r.hmget(self.k.open, [d for d, _ in chunk])):
+                if raw is None:
+                    continue
+                unit, _state, info = decode_open_info(raw)
+                if info is not None:
+                    out.append((d, score, unit, info))
+        return out
 
     def due_transitions(self, now: datetime) -> list[str]:
         """Dossiers whose state may have changed by ``now`` but were not moved yet."""

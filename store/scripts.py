@@ -42,11 +42,12 @@ class OpenUpdate:
     score: float
     next_at: float | None
     alert: bytes
+    info: str = ""  # OpenInfo.encode(): what the points at stake read per open dossier
 
     def argv(self) -> list:
         next_at = f"{self.next_at:.6f}" if self.next_at is not None else ""
         return [self.dossier_id, self.unit, self.state, "1" if self.no_apology else "0",
-                f"{self.score:.6f}", next_at, self.alert]
+                f"{self.score:.6f}", next_at, self.alert, self.info]
 
 
 DOSSIER, PETITION = "d", "p"  # record kinds: store/keys.py dossier / petition

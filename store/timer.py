@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from processors.calendar import WorkingCalendar
 from processors.facts import dossier_facts
+from processors.rules import CountingRules
 from processors.timeutil import epoch_us
 from store.codecs import decode_dossier, split_dossier
 from store.keys import Keys
@@ -31,10 +32,12 @@ ASOF_KEEP = timedelta(days=3)
 
 class DeadlineTimer:
     def __init__(self, redis: aioredis.Redis, keys: Keys, calendar: WorkingCalendar,
-                 now: Callable[[], datetime], batch: int = 500, asof_keep: timedelta = ASOF_KEEP) -> None:
+                 now: Callable[[], datetime], batch: int = 500, asof_keep: timedelta = ASOF_KEEP,
+                 rules: CountingRules = CountingRules()) -> None:
         self.redis = redis
         self.keys = keys
         self.calendar = calendar
+        self.rules = rules
         self.now = now
         self.batch = batch
         self.asof_keep = asof_keep
@@ -61,7 +64,7 @@ class DeadlineTimer:
             transitions = []
             for dossier_id, blob in zip(dossier_ids, blobs):
                 facts = dossier_facts(dossier_id, decode_dossier(blob).events.values())
-                transitions.append(Transition(split_dossier(blob)[0], open_update(dossier_id, facts, now, self.calendar)))
+                transitions.append(Transition(split_dossier(blob)[0], open_update(dossier_id, facts, now, self.calendar, self.rules)))
             moved += await self._script(args=transition_argv(self.keys.prefix, transitions))
             if len(ids) < self.batch:
                 return moved

@@ -62,7 +62,7 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
     @app.timer(interval=1.0, name="deadlines")
     async def deadlines() -> None:
         if "timer" not in parts:
-            parts["timer"] = DeadlineTimer(redis_client(), keys, calendar, now)
+            parts["timer"] = DeadlineTimer(redis_client(), keys, calendar, now, rules=config.counting)
             parts["publisher"] = AlertPublisher(redis_client(), keys, config.kafka, config.topics.alerts)
         try:
             await parts["timer"].tick()

@@ -4,7 +4,7 @@
 --   n_records, (kind d|p, id, expected_version, blob)*,
 --   n_counters, (unit, bucket, field, delta)*, n_globals, (field, delta)*,
 --   n_units, unit*, n_years, year*,
---   n_open, (dossier, unit, state, no_apology, score, next_at, alert)*,
+--   n_open, (dossier, unit, state, no_apology, score, next_at, alert, info)*,
 --   n_asof_removed, member*, n_asof_added, (score, member)*,
 --   n_petitions_removed, (unit, petition)*, n_petitions_placed, (unit, petition, record)*
 -- Returns 1, or -1 / -2 when a watermark / a record moved since it was read.
@@ -60,8 +60,8 @@ local n_y = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_y do redis.call('SADD', key_years(), ARGV[p]); p = p + 1 end
 local n_o = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_o do
-  set_open(ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6])
-  p = p + 7
+  set_open(ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6], ARGV[p + 7])
+  p = p + 8
 end
 -- as-of instants: removals first, a member that moved is removed then added
 local n_ar = tonumber(ARGV[p]); p = p + 1

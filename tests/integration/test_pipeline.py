@@ -140,6 +140,58 @@ def assert_ranking_matches_reference(stack, events: list[dict]) -> None:
     assert stack.http.get("/api/v1/ranking", params={"parent": "nope"}).status_code == 404
 
 
+def assert_stake_matches_reference(stack, events: list[dict]) -> None:
+    """index.md §5 for every child of the root, windows running and ended."""
+    from processors.calendar import WorkingCalendar
+
+    cal = WorkingCalendar()
+    dossiers = ref.group(events)
+    petitions = {p: ref.RefPetition.of(evs) for p, evs in ref.petition_events_of(events).items()}
+    catalogue = UnitCatalogue.from_path(sample_units_path())
+    x_now = datetime.fromisoformat(NOW)
+    for window, (lo, hi) in (("30d", NAMED["30d"]), ("7d", NAMED["7d"]), ("past", RANGES[0])):
+        params = {"parent": "dng", "limit": 500} | (
+            {"window": window} if window != "past" else {"from": lo.isoformat(), "to": hi.isoformat()})
+        answer = stack.http.get("/api/v1/stake", params=params).json()
+        x = as_of(hi)
+        assert len(answer["items"]) == len(catalogue.children("dng"))
+        listed = []
+        for item in answer["items"]:
+            units = set(catalogue.subtree(item["unit"]))
+            want = ref.ref_index(dossiers, petitions, REF_PROCEDURES, units, False, lo, hi, x, appointment)
+            for code, (_, _, _, points) in want["indicators"].items():
+                assert item["lost"][code]["lost"] == pytest.approx(
+                    ref.INDEX[code][1] - float(points or 0), abs=1e-12), (item["unit"], code)
+            costs = {}
+            if x == x_now:
+                on_time = want["indicators"]["dossier_on_time"]
+                satisfied = want["indicators"]["dossier_satisfaction"]
+                for d, dossier in dossiers.items():
+                    r = dossier.r
+                    if r is None or r["unit_id"] not in units or not lo <= ref.ldate(ref.instant(r["occurred_at"])) <= hi:
+                        continue
+                    state, _ = ref.open_state(dossier, x, cal.working_time_s, cal.config.warning_threshold_s)
+                    if state in (None, "overdue") or ref.ref_late(dossier, x):
+                        continue
+                    cost = ref.ref_points("dossier_on_time", on_time[0], on_time[1])[3] - ref.ref_points(
+                        "dossier_on_time", on_time[0] - 1, on_time[1])[3]
+                    unhappy = any(e["type"] == "complaint" and ref.ref_by(e["occurred_at"], x) for e in dossier.events)
+                    rated = ref.ref_first(dossier, "rated")
+                    unhappy |= rated is not None and rated["rating"] == "dissatisfied" and ref.ref_by(rated["occurred_at"], x)
+                    if not unhappy and satisfied[0]:
+                        cost += ref.ref_points("dossier_satisfaction", satisfied[0], satisfied[1])[3] - ref.ref_points(
+                            "dossier_satisfaction", satisfied[0] - 1, satisfied[1])[3]
+                    costs[d] = cost
+            assert {i["dossier_id"]: i["cost"] for i in item["dossiers"]} == {d: float(c) for d, c in costs.items()}
+            assert item["at_stake"] == float(sum(costs.values(), ref.Fraction(0))), item["unit"]
+            assert item["open_in_time"] == len(costs)
+            listed += [i["cost"] for i in item["dossiers"]]
+        assert [i["cost"] for i in answer["dossiers"]] == sorted(listed, reverse=True)[:500]
+        assert all(i["procedure_name"] or i["procedure_id"] == "9.999999" for i in answer["dossiers"])
+    assert stack.http.get("/api/v1/stake", params={"parent": "nope"}).status_code == 404
+    assert stack.http.get("/api/v1/stake", params={"parent": "dng", "unit": "dng"}).status_code == 400
+
+
 def metric_samples(stack) -> dict[tuple[str, tuple], float]:
     text = stack.http.get("/metrics").text
     out = {}
@@ -184,6 +236,7 @@ def test_every_answer_equals_the_batch_reference(make_stack) -> None:
     stack.wait_ready()
     assert_matches_reference(stack, events)
     assert_ranking_matches_reference(stack, events)
+    assert_stake_matches_reference(stack, events)
     assert_event_counters(stack, events, messages)
 
 
