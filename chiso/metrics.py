@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from fractions import Fraction
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -28,7 +29,7 @@ from chiso.exposition import BlocksFamily, RowsFamily, render_rows
 from chiso.queries import OPEN_COUNTED, Queries
 from processors.asof import add_today, as_of, parse_today
 from processors.events import EVENT_TYPES, INVALID_REASONS
-from processors.index_inputs import UnitWindow, scope_inputs
+from processors.index_inputs import UnitWindow, indicators_of, scope_inputs
 from processors.open_state import ALERT_STATES
 from processors.petitions import PetitionRecord, petition_counts
 from processors.timeutil import local_date
@@ -133,6 +134,10 @@ _KPI_FAMILIES = (
     ("dvc_index_points", "Points of one index group (sum of its indicators' points, each rounded to 2 decimals)",
      ("unit", "group", "window")),
     ("dvc_index_indicator_points", "Points of one of the index's 21 indicators", ("unit", "indicator", "window")),
+    ("dvc_index_indicator_points_lost", "Maximum minus the points of one indicator: what the unit has lost there",
+     ("unit", "indicator", "window")),
+    ("dvc_index_points_at_stake", "Points the unit's open, still-in-time dossiers of a running window would cost "
+     "if they became late (index.md 5)", ("unit", "window")),
 )
 
 
@@ -224,12 +229,14 @@ class KpiBlocks:
 
     def _render(self, uid: str, members: list[str], windows, readings) -> tuple[str, ...]:
         rows = [RowsFamily(name, doc, labels) for name, doc, labels in _KPI_FAMILIES]
-        ratio, measure, score, points, indicator_points = rows
-        root = self.queries.is_root(uid)
+        ratio, measure, score, points, indicator_points, lost, at_stake = rows
+        q = self.queries
+        root = q.is_root(uid)
         mine = {u: self._own[u] for u in members if u in self._own}
         for wi, (w, reading) in enumerate(zip(windows, readings)):
             inputs = scope_inputs(members, {u: data[wi] for u, data in mine.items()}, root)
-            answer = self.queries.answer(inputs, w, reading)
+            indicators = indicators_of(inputs, q.procedures, w.start, w.end, q.index_config)
+            answer = q.answer(inputs, w, reading, indicators)
             wname = w.name or ""
             for name, value in answer["measures"].items():
                 measure.add((uid, name, wname), value)
@@ -243,6 +250,10 @@ class KpiBlocks:
             for code, ind in index["indicators"].items():
                 if ind["points"] is not None:
                     indicator_points.add((uid, code, wname), ind["points"])
+                lost.add((uid, code, wname), ind["max"] - (ind["points"] or 0.0))
+            if reading.running:
+                risk = q.at_risk(indicators, q.stake_candidates(list(mine), w, reading), reading)
+                at_stake.add((uid, wname), float(sum((c for c, *_ in risk), Fraction(0))))
         return tuple(render_rows(f) for f in rows)
 
 

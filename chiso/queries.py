@@ -16,12 +16,12 @@ from processors.calendar import WorkingCalendar
 from processors.catalogue import ProcedureCatalogue
 from processors.facts import dossier_facts
 from processors.index import IndexConfig, index_answer, ratios
-from processors.index_inputs import ScopeInputs, index_of, indicators_of, scope_inputs
+from processors.index_inputs import ScopeInputs, indicators_of, scope_inputs
 from processors.measures import MEASURES
 from processors.open_state import STATES, OpenState, open_state
 from processors.report import period_report
 from processors.rules import CountingRules
-from processors.stake import lateness_cost, open_info
+from processors.stake import OpenInfo, lateness_cost, open_info
 from processors.timeutil import fixed_or_system_clock, iso_instant
 from processors.units import UnitCatalogue
 from processors.windows import MIN_DATE, Window
@@ -79,11 +79,12 @@ class Queries:
         u = self.base_catalogue.get(unit)
         return u is not None and u.parent_id is None
 
-    def answer(self, inputs: ScopeInputs, window: Window, reading: AsOf) -> dict:
+    def answer(self, inputs: ScopeInputs, window: Window, reading: AsOf, indicators: dict | None = None) -> dict:
         """The measures, ratios and index of one scope over one window (outputs.md)."""
         measures = {m: inputs.fields.get(m, 0) for m in MEASURES}
-        return {"measures": measures, "ratios": ratios(measures),
-                "index": index_of(inputs, self.procedures, window.start, window.end, self.index_config),
+        if indicators is None:
+            indicators = indicators_of(inputs, self.procedures, window.start, window.end, self.index_config)
+        return {"measures": measures, "ratios": ratios(measures), "index": index_answer(indicators, self.index_config),
                 "as_of": iso_instant(reading.x)}
 
     def kpis(self, unit: str | None, window: Window, scope: str = "subtree") -> dict:
@@ -190,30 +191,14 @@ class Queries:
         first = {u: w[0] for u, w in own.items()}
         members = {t.unit_id: cat.subtree(t.unit_id) for t in targets}
         wanted = {u for ms in members.values() for u in ms} & set(with_data)
-        candidates = []
-        if reading.running:  # a window that has ended has nothing left at stake
-            stored = self.store.open_with_info(sorted(wanted), STAKE_STATES)
-            # Dossiers whose state the timer has not moved yet are taken as they are now.
-            pending = set(self.store.due_transitions(reading.x))
-            stored = [c for c in stored if c[0] not in pending]
-            for d, st in self.store.dossier_states(sorted(pending)).items():
-                f = dossier_facts(d, st.events.values())
-                actual = open_state(f, reading.x, self.calendar)
-                if actual.state in STAKE_STATES and f.unit in wanted:
-                    stored.append((d, actual.effective_due.timestamp(), f.unit, open_info(f, self.rules)))
-            for d, due, u, info in stored:
-                if window.start <= info.received_on <= window.end and not info.late_by(reading.x_us):
-                    candidates.append((d, due, u, info))
+        candidates = self.stake_candidates(sorted(wanted), window, reading)
         items, listed = [], []
         for t in targets:
             mine = set(members[t.unit_id])
             inds = indicators_of(scope_inputs(members[t.unit_id], first, self.is_root(t.unit_id)),
                                  self.procedures, window.start, window.end, self.index_config)
             index = index_answer(inds, self.index_config)
-            cost = {flag: lateness_cost(inds, flag, self.index_config) for flag in (True, False)}
-            at_risk = sorted(((cost[info.counts_for_satisfaction(reading.x_us)], due, d, u)
-                              for d, due, u, info in candidates if u in mine),
-                             key=lambda c: (-c[0], c[1], c[2]))
+            at_risk = self.at_risk(inds, [c for c in candidates if c[2] in mine], reading)
             lost = {code: {"group": i["group"], "max": i["max"], "points": i["points"],
                            "lost": i["max"] - (i["points"] or 0.0)} for code, i in index["indicators"].items()}
             items.append({
@@ -232,6 +217,32 @@ class Queries:
         return {"parent": parent, "unit": unit, "window": window.as_json(), "as_of": iso_instant(reading.x),
                 "items": items,
                 "dossiers": [{**described[d], "cost": c} for c, _, d, _ in listed[:limit] if d in described]}
+
+    def stake_candidates(self, units: list[str], window: Window, reading: AsOf) -> list[tuple[str, float, str, OpenInfo]]:
+        """The open dossiers of the units, received in the window and still in
+        time at x: (dossier, effective due, unit, info). None once a window has
+        ended: nothing is left at stake."""
+        if not reading.running:
+            return []
+        stored = self.store.open_with_info(units, STAKE_STATES)
+        # Dossiers whose state the timer has not moved yet are taken as they are now.
+        pending = set(self.store.due_transitions(reading.x))
+        stored = [c for c in stored if c[0] not in pending]
+        wanted = set(units)
+        for d, st in self.store.dossier_states(sorted(pending)).items():
+            f = dossier_facts(d, st.events.values())
+            actual = open_state(f, reading.x, self.calendar)
+            if actual.state in STAKE_STATES and f.unit in wanted and actual.effective_due is not None:
+                stored.append((d, actual.effective_due.timestamp(), f.unit, open_info(f, self.rules)))
+        return [(d, due, u, info) for d, due, u, info in stored
+                if window.start <= info.received_on <= window.end and not info.late_by(reading.x_us)]
+
+    def at_risk(self, indicators: dict, candidates: list, reading: AsOf) -> list[tuple[Fraction, float, str, str]]:
+        """(cost, due, dossier, unit) of a scope's candidates, most costly first,
+        then the most urgent."""
+        cost = {flag: lateness_cost(indicators, flag, self.index_config) for flag in (True, False)}
+        return sorted(((cost[info.counts_for_satisfaction(reading.x_us)], due, d, u) for d, due, u, info in candidates),
+                      key=lambda c: (-c[0], c[1], c[2]))
 
     def _describe(self, dossier_ids: set[str], cat: UnitCatalogue) -> dict[str, dict]:
         """What a list shows of an open dossier, with the catalogue's names."""

@@ -201,6 +201,22 @@ def metric_samples(stack) -> dict[tuple[str, tuple], float]:
     return out
 
 
+def assert_metrics_equal_the_api(stack) -> None:
+    """/metrics says what the API says: every indicator's points and what is lost."""
+    samples = metric_samples(stack)
+    for unit in ("dng", "dng-stp", "dng-p-hai-chau"):
+        for window in ("today", "30d", "all"):
+            index = stack.http.get("/api/v1/kpis", params={"unit": unit, "window": window}).json()["index"]
+            assert samples[("dvc_index_score", (("unit", unit), ("window", window)))] == index["score"]
+            for code, ind in index["indicators"].items():
+                labels = (("indicator", code), ("unit", unit), ("window", window))
+                assert samples.get(("dvc_index_indicator_points", labels)) == ind["points"], (unit, window, code)
+                assert samples[("dvc_index_indicator_points_lost", labels)] == ind["max"] - (ind["points"] or 0.0)
+            at_stake = stack.http.get("/api/v1/stake", params={"unit": unit, "window": window}).json()
+            assert samples[("dvc_index_points_at_stake", (("unit", unit), ("window", window)))] == \
+                at_stake["items"][0]["at_stake"]
+
+
 def assert_event_counters(stack, events: list[dict], messages: list[bytes]) -> None:
     samples = metric_samples(stack)
     by_type = Counter(e["type"] for e in events)
@@ -237,6 +253,7 @@ def test_every_answer_equals_the_batch_reference(make_stack) -> None:
     assert_matches_reference(stack, events)
     assert_ranking_matches_reference(stack, events)
     assert_stake_matches_reference(stack, events)
+    assert_metrics_equal_the_api(stack)
     assert_event_counters(stack, events, messages)
 
 
