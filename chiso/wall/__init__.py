@@ -31,7 +31,7 @@ from processors import vocabulary
 from processors.index import GROUPS
 
 STATIC = Path(__file__).parent / "static"
-VIEWS = ("overview", "units", "deadlines")
+VIEWS = ("overview", "indicators", "units", "stake", "deadlines")
 
 # Defence in depth for names that come from events and the catalogue: the page
 # only ever sets them as text, and no inline script or style may run at all.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from chiso.wall.settings import WallSettings
 
-PART_ORDER = ("hello", "problem", "meta", "kpis", "open", "dossiers", "trend", "ranking", "status")
+PART_ORDER = ("hello", "problem", "meta", "kpis", "open", "dossiers", "trend", "ranking", "stake", "status")
 
 
 

@@ -34,6 +34,9 @@ Snapshot parts, each one server-sent event (``event: <part>``, ``data: <JSON>``)
               (``/api/v1/kpis?unit=U&from=D&to=D``), ``rolling`` the score of the 7
               dates ending there (``from=D-6&to=D``), ``received`` that date's
               receptions; all 60 windows in one read (``Queries.series``).
+``stake``     ``/api/v1/stake?parent=U&window=W``: the ``top`` units with the most points
+              at stake (their points lost, per indicator left out) and the most costly
+              open dossiers (index.md §5).
 ``status``    pipeline health: ``applied_at``, lag, ``stale`` and why; also sent every
               ``CHISO_WALL_HEARTBEAT_S`` as a heartbeat.
 ``problem``   ``{"error": ..., "kind": "unit"|"window"}``: an unknown unit or window; the
@@ -53,7 +56,15 @@ from chiso.queries import UnknownUnit
 from chiso.readiness import current_lag  # the API's own probe: the same numbers as /readyz
 from chiso.wall.fanout import Schedule, Subscriber, Topic
 from chiso.wall.settings import WallSettings
-from chiso.wall.snapshot import ROLLING_DAYS, TREND_DAYS, best_and_worst, trend_points, trend_windows
+from chiso.wall.snapshot import (
+    ROLLING_DAYS,
+    STAKE_DOSSIERS,
+    TREND_DAYS,
+    best_and_worst,
+    stake_part,
+    trend_points,
+    trend_windows,
+)
 from processors.timeutil import local_date
 from processors.windows import WINDOW_NAMES, named_window
 
@@ -315,9 +326,11 @@ class Hub:
             yield "trend", self.trend_part(topic)
         try:
             ranking = await asyncio.to_thread(queries.ranking, unit, named_window(window, today))
+            stake = await asyncio.to_thread(queries.stake, unit, None, named_window(window, today), STAKE_DOSSIERS)
         except UnknownUnit:
             return
         yield "ranking", dumps(best_and_worst(ranking, topic.top))
+        yield "stake", dumps(stake_part(stake, topic.top))
 
     def trend_part(self, topic: Topic) -> str:
         return dumps({"days": TREND_DAYS, "rolling": ROLLING_DAYS, "points": topic.trend})

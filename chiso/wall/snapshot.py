@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from processors.windows import Window
 
 TREND_DAYS = 30   # points of the trend chart
+STAKE_DOSSIERS = 15  # the most costly dossiers the stake view lists
 ROLLING_DAYS = 7  # the trend's line: the index of the 7 days ending each date
 
 
@@ -60,3 +61,10 @@ def trend_points(windows: list[Window], answers: list[dict]) -> list[list]:
         out.append([windows[i].end.isoformat(), round(day["index"]["score"], 4),
                     round(rolling["index"]["score"], 4), day["measures"]["received"]])
     return out
+
+
+def stake_part(stake: dict, top: int) -> dict:
+    """The stake answer reduced to what the wall shows: the ``top`` units with
+    the most points at stake (then lost), without the per-indicator detail."""
+    units = [{k: v for k, v in item.items() if k not in ("lost", "dossiers")} for item in stake["items"][:top]]
+    return {"window": stake["window"], "as_of": stake["as_of"], "items": units, "dossiers": stake["dossiers"]}
