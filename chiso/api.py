@@ -31,7 +31,6 @@ from chiso.http import (
     param_window,
 )
 from chiso.ingest import Ingest
-from chiso.lag import LagProbe
 from chiso.metrics import ChisoCollector, build_registry
 from chiso.queries import LISTABLE_STATES, Queries
 from chiso.readiness import current_lag
@@ -41,6 +40,7 @@ from processors import vocabulary
 from processors.calendar import WorkingCalendar
 from store.keys import Keys
 from store.reader import Store
+from streams.lag import LagProbe
 
 log = logging.getLogger(__name__)
 

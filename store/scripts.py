@@ -116,3 +116,16 @@ class OutboxCommit:
         for partition, offset in sorted(self.positions.items()):
             args += [partition, offset]
         return [*args, len(self.states), *self.states]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxTake:
+    """``outbox_take.lua``: up to ``want`` alerts still true, scanning at most
+    ``scan_max`` entries of the outbox's head."""
+
+    token: str
+    want: int
+    scan_max: int
+
+    def argv(self, prefix: str) -> list:
+        return [prefix, self.token, self.want, self.scan_max]
