@@ -32,6 +32,7 @@ from chiso.http import (
 )
 from chiso.ingest import Ingest
 from chiso.metrics import ChisoCollector, build_registry
+from chiso.notify.metrics import NotifyCollector
 from chiso.queries import LISTABLE_STATES, Queries
 from chiso.readiness import current_lag
 from chiso.settings import Settings
@@ -171,4 +172,5 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
     app.state.registry = build_registry(
         ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag, levels=settings.metrics_levels)
     )
+    app.state.registry.register(NotifyCollector(client, Keys(settings.redis_prefix)))
     return app
