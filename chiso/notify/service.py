@@ -9,7 +9,8 @@
   ``backoff_max_s``), or failed for good (after ``attempts`` rounds, or at once
   when the server refuses it for good).
 - **digest**: at each digest instant (schedule.py), each unit's waiting alerts
-  become one digest delivery.
+  become one digest delivery; not before intake has first read the topic to
+  its end, so a digest due at start-up includes what was published before.
 
 Two clocks: the domain's *now* (``CHISO_NOW`` when fixed) places digests on the
 calendar; retries and claims use processing time.
@@ -77,6 +78,9 @@ class Notifier:
         self.http = httpx.AsyncClient()
         self.webhooks = WebhookChannel(self.http)
         self._wake = asyncio.Event()
+        # Set once intake has read the topic to its end: a digest made before
+        # that would miss alerts published before the digest instant.
+        self._caught_up = asyncio.Event()
 
     async def run(self) -> None:
         try:
@@ -100,6 +104,7 @@ class Notifier:
                 got = await consumer.getmany(timeout_ms=1000, max_records=500)
                 records = [r for batch in got.values() for r in batch]
                 if not records:
+                    self._caught_up.set()
                     continue
                 intakes = [i for i in (self.intake_of(r.value) for r in records) if i is not None]
                 await retry_forever(lambda batch=intakes: self.queue.intake(batch, time.time()), "taking alerts in")
@@ -192,6 +197,7 @@ class Notifier:
     # -- digest ------------------------------------------------------------------
 
     async def digest_forever(self) -> None:
+        await self._caught_up.wait()
         while True:
             await retry_forever(self.digest_once, "running the digest")
             await asyncio.sleep(1.0)
