@@ -124,7 +124,7 @@ def test_alerts_reach_officers_units_digests_and_webhooks_once(make_stack, serve
 @pytest.mark.parametrize(("hold", "copies"), [("hold-then-refuse", 1), ("record-then-hold", 2)])
 def test_a_crash_mid_delivery_loses_nothing_and_repeats_at_most_the_one_in_flight(
         make_stack, servers, tmp_path: Path, hold: str, copies: int) -> None:
-    """SIGKILL while the SMTP server holds its answer to the first message.
+    """SIGKILL while the SMTP server holds its answer to one message (the others settled).
     Refused after the crash: the message is sent once, by the restarted notifier.
     Stored by the server before the crash: it is sent again (at-least-once)."""
     smtp, hooks = servers
@@ -134,6 +134,9 @@ def test_a_crash_mid_delivery_loses_nothing_and_repeats_at_most_the_one_in_fligh
     publish(stack, [alert(f"K{i}", officer="cb-1") for i in range(5)])
     stack.start("notifier")
     wait_until(smtp.holding.is_set, 120, stack.logs)
+    # The other deliveries are sent concurrently: let them settle, so that the held
+    # one is the only delivery in flight when the process dies.
+    wait_until(lambda: stats(stack).get("sent:email") == 4, 120, lambda: f"{stats(stack)}\n{stack.logs()}")
     stack.kill("notifier")
     smtp.release()
     stack.start("notifier")
