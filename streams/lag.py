@@ -2,7 +2,7 @@
 
 lag(partition) = true end offset - (applied watermark + 1)
 
-The watermark comes from Redis (streams/apply.py), so "no lag" means every
+The watermark comes from Redis (store/writer.py), so "no lag" means every
 message's effects are in Redis. The end offset is not trusted as the broker
 reports it: the embedded broker (Tansu) answers ListOffsets(latest) with the
 start of the last record batch, which would hide up to one batch of unapplied
