@@ -31,8 +31,8 @@ from chiso.http import (
     param_window,
 )
 from chiso.ingest import Ingest
-from chiso.lag import LagProbe
 from chiso.metrics import ChisoCollector, build_registry
+from chiso.notify.metrics import NotifyCollector
 from chiso.queries import LISTABLE_STATES, Queries
 from chiso.readiness import current_lag
 from chiso.settings import Settings
@@ -41,6 +41,7 @@ from processors import vocabulary
 from processors.calendar import WorkingCalendar
 from store.keys import Keys
 from store.reader import Store
+from streams.lag import LagProbe
 
 log = logging.getLogger(__name__)
 
@@ -183,4 +184,5 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
     app.state.registry = build_registry(
         ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag, levels=settings.metrics_levels)
     )
+    app.state.registry.register(NotifyCollector(client, Keys(settings.redis_prefix)))
     return app

@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--folder", default="Chỉ số phục vụ", help="folder title (push)")
     s.set_defaults(command_module="dashboards")
 
+    s = sub.add_parser("notify", help="deliver deadline alerts by e-mail and webhooks (docs/thong-bao.md)")
+    s.add_argument("--recipients", default=None, help="recipients file (default CHISO_NOTIFY_RECIPIENTS)")
+    s.add_argument("--dry-run", action="store_true", help="print what would be sent now; send and record nothing")
+    s.add_argument("--limit", type=int, default=50, help="at most this many alerts shown by --dry-run (default 50)")
+    s.set_defaults(command_module="notify")
+
     s = sub.add_parser("worker", help="run one stream worker process")
     s.set_defaults(command_module="worker")
     s = sub.add_parser("serve", help="run the HTTP server process")

@@ -12,11 +12,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from chiso.lag import LagProbe
 from chiso.queries import Queries, UnknownUnit
 from chiso.settings import Settings
 from processors.timeutil import local_date
 from processors.windows import WINDOW_NAMES, Window, named_window
+from streams.lag import LagProbe
 
 
 class BadRequest(ValueError):

@@ -1,4 +1,4 @@
-"""Consumer lag against what the workers have *applied* (chiso/lag.py), shared
+"""Consumer lag against what the workers have *applied* (streams/lag.py), shared
 by ``/readyz``, the exporter and the wall."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from chiso.http import Context
-from chiso.lag import lag_by_partition
+from streams.lag import lag_by_partition
 
 
 async def current_lag(ctx: Context) -> dict[int, int]:

@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = 5_000_000
     calendar: CalendarSettings = CalendarSettings()
     index: IndexSettings = IndexSettings()
+    # `chiso notify`'s recipients file (docs/thong-bao.md); when set, `chiso up` runs the notifier.
+    notify_recipients: str | None = None
 
     @field_validator("metrics_windows", "metrics_levels", mode="before")
     @classmethod

@@ -28,6 +28,18 @@ prepends them to every script), so renaming a key is a one-line change.
     {p}outbox                list of alerts queued, not yet published
     {p}alerts_pos            hash partition -> offset after the last published alert
     {p}publisher             lease of the one process publishing alerts
+    {p}n:seen                `chiso notify`: sorted set alert id -> unix time first taken in
+                             (de-duplicates redelivered alerts; trimmed after notify_dedup_days)
+    {p}n:jobs                hash delivery id -> delivery JSON (store/notify_queue.py)
+    {p}n:due                 sorted set delivery id -> unix time of its next attempt
+                             (a claimed delivery is pushed forward by the claim timeout)
+    {p}n:tries               hash delivery id -> failed attempts so far
+    {p}n:dead                hash delivery id -> delivery JSON with its last error, given up
+    {p}n:digest:{unit}       hash alert id -> alert JSON waiting for the unit's digest
+    {p}n:digest_units        set of units with alerts waiting for a digest
+    {p}n:digest_next         unix time of the next digest run
+    {p}n:stats               hash of the notifier's counters: sent:{channel},
+                             failed:{channel}, retries:{channel}, unrouted
 
 Redis Cluster is not supported: the apply script touches keys of many slots.
 """
@@ -59,6 +71,15 @@ PATTERNS: dict[str, str] = {
     "outbox": "outbox",
     "alerts_pos": "alerts_pos",
     "publisher": "publisher",
+    "notify_seen": "n:seen",
+    "notify_jobs": "n:jobs",
+    "notify_due": "n:due",
+    "notify_tries": "n:tries",
+    "notify_dead": "n:dead",
+    "notify_digest": "n:digest:{unit}",
+    "notify_digest_units": "n:digest_units",
+    "notify_digest_next": "n:digest_next",
+    "notify_stats": "n:stats",
 }
 
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -142,6 +163,13 @@ class Keys:
     @property
     def publisher(self) -> str:
         return self._key("publisher")
+
+    def notify(self, name: str) -> str:
+        """A key of the notifier's delivery state: ``notify("jobs")`` is ``{p}n:jobs``."""
+        return self._key(f"notify_{name}")
+
+    def notify_digest(self, unit: str) -> str:
+        return self._key("notify_digest", unit)
 
 
 def watermark_field(topic: str, partition: int) -> str:

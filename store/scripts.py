@@ -135,3 +135,74 @@ class OutboxCommit:
         for partition, offset in sorted(self.positions.items()):
             args += [partition, offset]
         return [*args, len(self.states), *self.states]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxTake:
+    """``outbox_take.lua``: up to ``want`` alerts still true, scanning at most
+    ``scan_max`` entries of the outbox's head."""
+
+    token: str
+    want: int
+    scan_max: int
+
+    def argv(self, prefix: str) -> list:
+        return [prefix, self.token, self.want, self.scan_max]
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyIntake:
+    """One alert for ``notify_intake.lua``: its deliveries (id, JSON) and the unit
+    whose digest collects it ("" for none)."""
+
+    alert_id: str
+    digest_unit: str
+    alert: bytes
+    jobs: tuple[tuple[str, bytes], ...]
+
+    def argv(self) -> list:
+        args: list = [self.alert_id, self.digest_unit, self.alert, len(self.jobs)]
+        for job_id, body in self.jobs:
+            args += [job_id, body]
+        return args
+
+
+def notify_intake_argv(prefix: str, now: float, keep_s: float, alerts: list[NotifyIntake]) -> list:
+    args: list = [prefix, f"{now:.6f}", f"{keep_s:.0f}", len(alerts)]
+    for a in alerts:
+        args += a.argv()
+    return args
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettle:
+    """``notify_settle.lua``: the outcome of one delivery attempt."""
+
+    job_id: str
+    outcome: str          # sent | retry | failed
+    channel: str
+    retries: int = 0
+    next_at: float = 0.0
+    error: str = ""
+
+    def argv(self, prefix: str) -> list:
+        return [prefix, self.job_id, self.outcome, self.channel, self.retries, f"{self.next_at:.6f}", self.error]
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyDigestRun:
+    """``notify_digest.lua``: per unit waiting for a digest, its delivery (id and
+    JSON ending in ``"items":[]}``) or None to drop what waits."""
+
+    expected_next: str
+    next_at: float
+    now: float
+    units: tuple[tuple[str, str, bytes | None], ...]
+
+    def argv(self, prefix: str) -> list:
+        args: list = [prefix, self.expected_next, f"{self.next_at:.6f}", f"{self.now:.6f}", len(self.units)]
+        for unit, job_id, body in self.units:
+            if body is not None and not body.endswith(b'"items":[]}'):
+                raise ValueError("a digest delivery's JSON must end with an empty items list")
+            args += [unit, job_id, body or b""]
+        return args

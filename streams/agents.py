@@ -63,7 +63,8 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
     async def deadlines() -> None:
         if "timer" not in parts:
             parts["timer"] = DeadlineTimer(redis_client(), keys, calendar, now, rules=config.counting)
-            parts["publisher"] = AlertPublisher(redis_client(), keys, config.kafka, config.topics.alerts)
+            parts["publisher"] = AlertPublisher(redis_client(), keys, config.kafka, config.topics.alerts,
+                                                config.topics.events)
         try:
             await parts["timer"].tick()
             await parts["timer"].prune_asof()

@@ -12,6 +12,14 @@ that takes the lease first reads the alerts topic from the recorded positions to
 its true end and drops every outbox entry found there: nothing is sent twice,
 and nothing queued is lost. (The true end is found by fetching, not from the
 broker's end offsets, which the embedded broker under-reports.)
+
+Only alerts that are still true are published. Nothing leaves the outbox until
+the worker has caught up with its input (``streams/catch_up.py``), and then
+``outbox_take.lua`` drops every queued alert whose dossier is no longer open in
+that state (closed, paused, moved on to overdue...) and takes the alerted mark
+off its open record, so that a dossier that really enters the state again is
+alerted then, once. A history load or a replay therefore alerts only the
+dossiers still nearing due or overdue at its end.
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from store.keys import Keys
-from store.scripts import OutboxCommit, script
+from store.scripts import OutboxCommit, OutboxTake, script
+from streams.catch_up import CatchUpGate
+from streams.lag import LagProbe
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +42,8 @@ LEASE_MS = 15000
 
 
 class AlertPublisher:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, bootstrap: str, topic: str, batch: int = 500) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, bootstrap: str, topic: str, events_topic: str,
+                 batch: int = 500, catch_up_within_s: float = 10.0) -> None:
         self.redis = redis
         self.keys = keys
         self.bootstrap = bootstrap
@@ -42,15 +53,21 @@ class AlertPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._recovered = False
         self._acquire = redis.register_script(script("lease_acquire"))
+        self._take = redis.register_script(script("outbox_take"))
         self._commit = redis.register_script(script("outbox_commit"))
+        # cache_s=0: a barrier is the topic's end as of now, not of a second ago
+        self.gate = CatchUpGate(redis, keys, LagProbe(bootstrap, events_topic, cache_s=0.0),
+                                events_topic, catch_up_within_s)
 
     async def stop(self) -> None:
+        await self.gate.stop()
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
 
     async def run_once(self) -> int:
-        """Publish what the outbox holds, if we hold the lease; returns how many."""
+        """Publish the head of the outbox if we hold the lease and the worker has
+        caught up, dropping alerts no longer true; returns how many were sent."""
         held = await self._acquire(args=[self.keys.prefix, self.token, LEASE_MS])
         if held == 0:
             self._recovered = False  # someone else publishes; recover again if we take over
@@ -58,7 +75,9 @@ class AlertPublisher:
         if held == 2 or not self._recovered:
             await self._recover()
             self._recovered = True
-        entries = await self.redis.lrange(self.keys.outbox, 0, self.batch - 1)
+        if not await self.redis.llen(self.keys.outbox) or not await self.gate.caught_up():
+            return 0
+        entries = await self._take(args=OutboxTake(self.token, self.batch, self.batch * 10).argv(self.keys.prefix))
         if not entries:
             return 0
         producer = await self._get_producer()

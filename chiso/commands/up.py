@@ -85,6 +85,7 @@ def banner(settings: Settings, embedded: list[EmbeddedProcess], log_dir: Path, s
         f"  Redis  {settings.redis}{' (embedded)' if 'redis' in kinds else ''}",
         f"  Logs   {log_dir}",
         f"  Simulator: {'on' if simulate else 'off'}",
+        f"  Thông báo / Notifier: {settings.notify_recipients or 'off (CHISO_NOTIFY_RECIPIENTS)'}",
         "Nhấn Ctrl-C để dừng / Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
@@ -122,6 +123,8 @@ def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
         children = [Child(f"worker-{i}", [py, "-m", "chiso.cli", "worker"], log_dir / f"worker-{i}.log") for i in range(workers)]
         server = Child("server", [py, "-m", "chiso.cli", "serve"], log_dir / "server.log")
         children.append(server)
+        if settings.notify_recipients:
+            children.append(Child("notifier", [py, "-m", "chiso.cli", "notify"], log_dir / "notifier.log"))
         if simulate:
             children.append(Child("simulator", [py, "-m", "chiso.cli", "simulate"], log_dir / "simulator.log", restart=False))
         for child in children:

@@ -69,7 +69,7 @@ class Stack:
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
 
     def start(self, name: str) -> None:
-        command = {"worker": "worker", "server": "serve"}[name.split("-")[0]]
+        command = {"worker": "worker", "server": "serve", "notifier": "notify"}[name.split("-")[0]]
         log = open(self.workdir / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "chiso.cli", command], env=self.env, stdout=log, stderr=subprocess.STDOUT,
