@@ -90,7 +90,15 @@ class ChisoCollector(Collector):
         dup.add_metric([], g.get("dup", 0))
         orphans = GaugeMetricFamily("dvc_orphan_dossiers", "Dossiers with events but no reception yet")
         orphans.add_metric([], g.get("orphans", 0))
-        yield from (events, invalid, alerts, dup, orphans)
+        petition_orphans = GaugeMetricFamily("dvc_orphan_petitions", "Petitions with events but no reception yet")
+        petition_orphans.add_metric([], g.get("petition_orphans", 0))
+        unknown = GaugeMetricFamily("dvc_unknown_procedures",
+                                    "Procedure ids dossiers carry that the procedure catalogue lacks")
+        unknown.add_metric([], len(q.unknown_procedures()))
+        targets = GaugeMetricFamily("dvc_procedure_catalogue_unknown_targets",
+                                    "applies_to entries of the procedure catalogue that name no unit or level")
+        targets.add_metric([], len(q.procedures.unknown_targets))
+        yield from (events, invalid, alerts, dup, orphans, petition_orphans, unknown, targets)
 
         applied = store.applied_at()
         if applied is not None:

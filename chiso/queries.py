@@ -271,7 +271,13 @@ class Queries:
             chosen = [p for p in self.procedures.all() if p.procedure_id in ids]
         return {"unit": unit, "scope": scope, "total": len(chosen),
                 "procedures": [p.as_json() for p in chosen],
-                "unknown_targets": {t: ps for t, ps in sorted(self.procedures.unknown_targets.items())}}
+                "unknown_targets": {t: ps for t, ps in sorted(self.procedures.unknown_targets.items())},
+                "unknown_procedures": self.unknown_procedures()}
+
+    def unknown_procedures(self) -> list[str]:
+        """Procedure ids dossiers carry that the catalogue lacks (catalogue.md):
+        counted in every dossier indicator, in no procedure count."""
+        return sorted(p for p in self.store.procedures_seen() if p not in self.procedures)
 
     def ranking(self, parent: str | None, window: Window) -> dict:
         cat = self.catalogue()

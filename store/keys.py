@@ -14,6 +14,7 @@ prepends them to every script), so renaming a key is a one-line change.
                              read for today's part of running windows, pruned by the timer
     {p}a:{unit}:{bucket}     hash field -> count; bucket = YYYY-MM-DD | YYYY-MM | YYYY
     {p}units                 set of unit ids that have counters
+    {p}procedures_seen       set of procedure ids received dossiers carry (unknown ones are reported)
     {p}years                 set of years that hold any dated counter
     {p}g                     hash of global counters: orphans, petition_orphans, dup,
                              ev:{type}, inv:{reason}
@@ -57,6 +58,7 @@ PATTERNS: dict[str, str] = {
     "petition": "p:{petition}",
     "petitions": "pt:{unit}",
     "asof": "asof",
+    "procedures_seen": "procedures_seen",
     "counters": "a:{unit}:{bucket}",
     "units": "units",
     "years": "years",
@@ -109,6 +111,10 @@ class Keys:
     @property
     def asof(self) -> str:
         return self._key("asof")
+
+    @property
+    def procedures_seen(self) -> str:
+        return self._key("procedures_seen")
 
     def counters(self, unit: str, bucket: str) -> str:
         return self._key("counters", unit, bucket)

@@ -179,6 +179,8 @@ def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rule
     args.records.append((DOSSIER, dossier_id, split_dossier(blob)[0], encode_dossier(update.state)))
     assert update.facts is not None
     args.open.append(open_update(dossier_id, update.facts, now, rules.calendar, rules.counting))
+    if update.facts.procedure_id is not None:
+        args.procedures.add(update.facts.procedure_id)
     for cell, n in update.delta.items():
         cells[cell] += n
     args.asof_removed.extend(update.instants_removed)

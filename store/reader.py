@@ -136,6 +136,9 @@ class Store:
         return {u: [decode_petition_record(v) for v in values]
                 for u, values in zip(units, pipe.execute()) if values}
 
+    def procedures_seen(self) -> set[str]:
+        return {p.decode() for p in self.r.smembers(self.k.procedures_seen)}
+
     def years(self) -> list[int]:
         return sorted(int(y) for y in self.r.smembers(self.k.years))
 

@@ -69,6 +69,7 @@ class ApplyArgs:
     asof_added: list[tuple[bytes, int]] = field(default_factory=list)       # (member, microseconds)
     petitions_removed: list[tuple[str, str]] = field(default_factory=list)  # (unit, petition)
     petitions_placed: list[tuple[str, str, bytes]] = field(default_factory=list)  # (unit, petition, record)
+    procedures: set[str] = field(default_factory=set)                       # procedure ids seen
 
     def argv(self, prefix: str) -> list:
         args: list = [prefix, f"{self.applied_at:.3f}", len(self.watermarks)]
@@ -103,6 +104,8 @@ class ApplyArgs:
         args.append(len(self.petitions_placed))
         for unit, petition_id, record in self.petitions_placed:
             args += [unit, petition_id, record]
+        args.append(len(self.procedures))
+        args += sorted(self.procedures)
         return args
 
 
