@@ -26,7 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from chiso.exposition import BlocksFamily, RowsFamily, render_rows
-from chiso.queries import OPEN_COUNTED, Queries
+from chiso.queries import OPEN_COUNTED, Queries, in_window
 from processors.asof import add_today, as_of, parse_today
 from processors.events import EVENT_TYPES, INVALID_REASONS
 from processors.index_inputs import UnitWindow, indicators_of, scope_inputs
@@ -212,11 +212,16 @@ class KpiBlocks:
                 dirty.add(u)
                 unit = catalogue.get(u)
                 u = unit.parent_id if unit is not None else None
+        by_unit: dict[str, list] = {}
+        running = [r for r in readings if r.running]
+        if dirty and running:  # the open dossiers at stake, read once for every unit
+            for c in self.queries.open_candidates(with_data, running[0].x):
+                by_unit.setdefault(c[2], []).append(c)
         for uid in dirty:
             unit = catalogue.get(uid)
             if unit is None or (self.levels and unit.level not in self.levels):
                 continue
-            self._blocks[uid] = self._render(uid, catalogue.subtree(uid), windows, readings)
+            self._blocks[uid] = self._render(uid, catalogue.subtree(uid), windows, readings, by_unit)
         order = [u.unit_id for u in catalogue.all() if u.unit_id in self._blocks]
         return [BlocksFamily(name, doc, [self._blocks[u][i] for u in order])
                 for i, (name, doc, _) in enumerate(_KPI_FAMILIES)]
@@ -235,12 +240,13 @@ class KpiBlocks:
                     records, w.start, w.end, reading.x_us)
         return own
 
-    def _render(self, uid: str, members: list[str], windows, readings) -> tuple[str, ...]:
+    def _render(self, uid: str, members: list[str], windows, readings, open_by_unit: dict) -> tuple[str, ...]:
         rows = [RowsFamily(name, doc, labels) for name, doc, labels in _KPI_FAMILIES]
         ratio, measure, score, points, indicator_points, lost, at_stake = rows
         q = self.queries
         root = q.is_root(uid)
         mine = {u: self._own[u] for u in members if u in self._own}
+        candidates = [c for u in members for c in open_by_unit.get(u, ())]
         for wi, (w, reading) in enumerate(zip(windows, readings)):
             inputs = scope_inputs(members, {u: data[wi] for u, data in mine.items()}, root)
             indicators = indicators_of(inputs, q.procedures, w.start, w.end, q.index_config)
@@ -260,7 +266,7 @@ class KpiBlocks:
                     indicator_points.add((uid, code, wname), ind["points"])
                 lost.add((uid, code, wname), ind["max"] - (ind["points"] or 0.0))
             if reading.running:
-                risk = q.at_risk(indicators, q.stake_candidates(list(mine), w, reading), reading)
+                risk = q.at_risk(indicators, in_window(candidates, w, reading), reading)
                 at_stake.add((uid, wname), float(sum((c for c, *_ in risk), Fraction(0))))
         return tuple(render_rows(f) for f in rows)
 

@@ -33,6 +33,15 @@ class UnknownUnit(LookupError):
     pass
 
 
+Candidate = tuple[str, float, str, OpenInfo]  # (dossier, effective due, unit, info)
+
+
+def in_window(candidates: list[Candidate], window: Window, reading: AsOf) -> list[Candidate]:
+    """Those received in the window and not late at its instant."""
+    return [c for c in candidates
+            if window.start <= c[3].received_on <= window.end and not c[3].late_by(reading.x_us)]
+
+
 LISTABLE_STATES = ("overdue", "nearing_due", "paused", "not_due")
 STAKE_STATES = ("not_due", "nearing_due", "paused")  # overdue dossiers are late already
 
@@ -218,24 +227,28 @@ class Queries:
                 "items": items,
                 "dossiers": [{**described[d], "cost": c} for c, _, d, _ in listed[:limit] if d in described]}
 
-    def stake_candidates(self, units: list[str], window: Window, reading: AsOf) -> list[tuple[str, float, str, OpenInfo]]:
+    def stake_candidates(self, units: list[str], window: Window, reading: AsOf) -> list[Candidate]:
         """The open dossiers of the units, received in the window and still in
         time at x: (dossier, effective due, unit, info). None once a window has
         ended: nothing is left at stake."""
         if not reading.running:
             return []
+        return in_window(self.open_candidates(units, reading.x), window, reading)
+
+    def open_candidates(self, units: list[str], now: datetime) -> list[Candidate]:
+        """The units' open dossiers that may still turn late, with what the
+        points at stake need, as they are at ``now``."""
         stored = self.store.open_with_info(units, STAKE_STATES)
         # Dossiers whose state the timer has not moved yet are taken as they are now.
-        pending = set(self.store.due_transitions(reading.x))
+        pending = set(self.store.due_transitions(now))
         stored = [c for c in stored if c[0] not in pending]
         wanted = set(units)
         for d, st in self.store.dossier_states(sorted(pending)).items():
             f = dossier_facts(d, st.events.values())
-            actual = open_state(f, reading.x, self.calendar)
+            actual = open_state(f, now, self.calendar)
             if actual.state in STAKE_STATES and f.unit in wanted and actual.effective_due is not None:
                 stored.append((d, actual.effective_due.timestamp(), f.unit, open_info(f, self.rules)))
-        return [(d, due, u, info) for d, due, u, info in stored
-                if window.start <= info.received_on <= window.end and not info.late_by(reading.x_us)]
+        return stored
 
     def at_risk(self, indicators: dict, candidates: list, reading: AsOf) -> list[tuple[Fraction, float, str, str]]:
         """(cost, due, dossier, unit) of a scope's candidates, most costly first,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 
 # What a zero denominator gives (index.md §3, column "den = 0").
@@ -90,6 +91,7 @@ class Fraction2:
     denominator: int
 
 
+@lru_cache(maxsize=256)
 def _exact(value: float) -> Fraction:
     """A setting's decimal as written (0.8 is 4/5, not the float nearest it)."""
     return Fraction(str(value))
@@ -104,27 +106,48 @@ def round_half_up(value: Fraction, places: int = 2) -> Fraction:
 def indicator(code: str, counts: Fraction2 | None, config: IndexConfig, *, ratio_override: float | None = None,
               scored: bool = True) -> dict:
     """One indicator's answer (index.md §4): group, max, numerator, denominator,
-    ratio and points (exact; null ratio on a zero denominator)."""
+    ratio and points (null ratio on a zero denominator). ``_points`` keeps the
+    points exact as an unreduced (numerator, denominator) pair of integers:
+    a scrape computes thousands of these, and plain integers are ~10x cheaper
+    than Fraction objects while just as exact."""
     spec = SPECS[code]
     maximum = _exact(config.maxima[code])
     threshold = _exact(config.thresholds[code])
     num = counts.numerator if counts is not None else None
     den = counts.denominator if counts is not None else None
+    ratio: tuple[int, int] | None
     if ratio_override is not None:
-        ratio: Fraction | None = _exact(ratio_override)
+        share = _exact(ratio_override)
+        ratio = (share.numerator, share.denominator)
     elif den:
-        ratio = Fraction(num or 0, den)
+        ratio = (num or 0, den)
     else:
         ratio = None
+    points: tuple[int, int] | None
     if ratio is None:
-        points: Fraction | None = {"null": None, "zero": Fraction(0), "full": maximum}[spec.den0]
-    else:
-        points = maximum * min(Fraction(1), ratio / threshold)
+        points = {"null": None, "zero": (0, 1), "full": (maximum.numerator, maximum.denominator)}[spec.den0]
+    elif ratio[0] * threshold.denominator >= ratio[1] * threshold.numerator:  # ratio / threshold >= 1
+        points = (maximum.numerator, maximum.denominator)
+    else:  # max * ratio / threshold
+        points = (maximum.numerator * ratio[0] * threshold.denominator,
+                  maximum.denominator * ratio[1] * threshold.numerator)
     if not scored:
-        points = Fraction(0)
+        points = (0, 1)
     return {"group": spec.group, "max": float(maximum), "numerator": num, "denominator": den,
-            "ratio": float(ratio) if ratio is not None else None,
-            "points": float(points) if points is not None else None, "_points": points}
+            "ratio": ratio[0] / ratio[1] if ratio is not None else None,
+            "points": points[0] / points[1] if points is not None else None, "_points": points}
+
+
+def exact_points(ind: dict) -> Fraction | None:
+    """An indicator answer's points as a Fraction."""
+    p = ind["_points"]
+    return Fraction(p[0], p[1]) if p is not None else None
+
+
+def cents_half_up(points: tuple[int, int]) -> int:
+    """Points rounded half up to 2 decimals, in hundredths (points >= 0)."""
+    n, d = points
+    return (200 * n + d) // (2 * d)
 
 
 def band(score: float | None, config: IndexConfig = IndexConfig()) -> str | None:
@@ -140,14 +163,14 @@ def index_answer(indicators: Mapping[str, dict], config: IndexConfig = IndexConf
     """The ``index`` part of an answer from the 21 indicators (index.md §4):
     groups are sums of the indicators' points rounded half up to 2 decimals;
     the score their sum. Null points count 0."""
-    groups: dict[str, Fraction] = {g: Fraction(0) for g in GROUPS}
+    cents: dict[str, int] = {g: 0 for g in GROUPS}
     for code, ind in indicators.items():
         if ind["_points"] is not None:
-            groups[SPECS[code].group] += round_half_up(ind["_points"])
-    score = sum(groups.values(), Fraction(0))
+            cents[SPECS[code].group] += cents_half_up(ind["_points"])
+    score = sum(cents.values()) / 100
     return {
-        "score": float(score), "band": band(float(score), config),
-        "groups": {g: float(v) for g, v in groups.items()},
+        "score": score, "band": band(score, config),
+        "groups": {g: v / 100 for g, v in cents.items()},
         "indicators": {s.code: {k: v for k, v in indicators[s.code].items() if k != "_points"}
                        for s in INDICATORS if s.code in indicators},
     }

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from processors.asof import procedure_sets
-from processors.catalogue import Procedure, ProcedureCatalogue
+from processors.catalogue import ProcedureCatalogue
 from processors.index import Fraction2, IndexConfig, index_answer, indicator
 from processors.petitions import PetitionCounts
 
@@ -35,16 +35,18 @@ class ScopeInputs:
     root: bool = False
 
 
-def _active(inputs: ScopeInputs, catalogue: ProcedureCatalogue, kind: str, offered) -> Fraction2:
+def _active(inputs: ScopeInputs, catalogue: ProcedureCatalogue, kind: str, offered: str) -> Fraction2:
     """A procedure count (index.md §3): the union over the scope's units of each
-    unit's own procedures that pass ``offered`` and had such a dossier of that
-    unit; over the union of the units' procedures that pass ``offered``."""
+    unit's own procedures of the ``offered`` kind that had such a dossier of that
+    unit; over the union of the units' procedures of that kind."""
     denominator: set[str] = set()
     numerator: set[str] = set()
     for unit in inputs.units:
-        own = {p for p in catalogue.of_unit(unit) if offered(catalogue.get(p))}
+        own = catalogue.of_unit_kind(unit, offered)
         denominator |= own
-        numerator |= own & inputs.procedures.get(unit, {}).get(kind, set())
+        active = inputs.procedures.get(unit, {}).get(kind)
+        if active:
+            numerator |= own & active
     return Fraction2(len(numerator), len(denominator))
 
 
@@ -74,25 +76,16 @@ def indicators_of(inputs: ScopeInputs, catalogue: ProcedureCatalogue, first: dat
         ids = catalogue.of_units(inputs.units)
         offered = [p for p in catalogue.all() if p.procedure_id in ids]
 
-    def online(p: Procedure) -> bool:
-        return p.online
-
-    def fee(p: Procedure) -> bool:
-        return p.fee_required
-
-    def citizen(p: Procedure) -> bool:
-        return p.citizen
-
     counts: dict[str, Fraction2] = {
         **_catalogue_wide(catalogue, first, last),
         "dossier_sync": share(f.get("ix.sync", 0)),
         "dossier_on_time": share(dossiers - f.get("ix.late", 0)),
         "online_catalogue": Fraction2(sum(p.online for p in offered), len(offered)),
-        "online_service_used": _active(inputs, catalogue, "po", online),
+        "online_service_used": _active(inputs, catalogue, "po", "online"),
         "online_channel": share(f.get("received_online", 0)),
         "online_paid_dossiers": Fraction2(f.get("ix.fpo", 0), f.get("ix.fee", 0)),
-        "online_paid_procedures": _active(inputs, catalogue, "pp", fee),
-        "fee_data_procedures": _active(inputs, catalogue, "pf", fee),
+        "online_paid_procedures": _active(inputs, catalogue, "pp", "fee"),
+        "fee_data_procedures": _active(inputs, catalogue, "pf", "fee"),
         "dossier_satisfaction": share(dossiers - f.get("ix.bad", 0)),
         "petition_on_time": Fraction2(inputs.petitions.on_time, inputs.petitions.on_time_of),
         "petition_satisfaction": Fraction2(inputs.petitions.satisfied, inputs.petitions.received),
@@ -101,7 +94,7 @@ def indicators_of(inputs: ScopeInputs, catalogue: ProcedureCatalogue, first: dat
         "reused_data": share(f.get("ix.reuse", 0)),
         "personal_store": share(f.get("ix.pstore", 0)),
         "citizen_data_dossiers": share(f.get("ix.cit", 0)),
-        "citizen_data_procedures": _active(inputs, catalogue, "pc", citizen),
+        "citizen_data_procedures": _active(inputs, catalogue, "pc", "citizen"),
     }
     out = {code: indicator(code, c, config,
                            scored=not (code == "online_catalogue" and config.online_catalogue_root_only and not inputs.root))

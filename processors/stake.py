@@ -16,7 +16,7 @@ from datetime import date
 from fractions import Fraction
 
 from processors.facts import DossierFacts
-from processors.index import Fraction2, IndexConfig, indicator
+from processors.index import Fraction2, IndexConfig, exact_points, indicator
 from processors.lateness import late_at
 from processors.rules import CountingRules
 from processors.timeutil import epoch_us, local_date
@@ -67,7 +67,7 @@ def lateness_cost(indicators: dict, counted_in_satisfaction: bool, config: Index
         num, den = ind["numerator"], ind["denominator"]
         if not den or not num:
             continue
-        now = indicator(code, Fraction2(num, den), config)["_points"]
-        after = indicator(code, Fraction2(num - 1, den), config)["_points"]
+        now = exact_points(indicator(code, Fraction2(num, den), config))
+        after = exact_points(indicator(code, Fraction2(num - 1, den), config))
         cost += now - after
     return cost
