@@ -21,6 +21,9 @@ prepends them to every script), so renaming a key is a one-line change.
     {p}outbox                list of alerts queued, not yet published
     {p}alerts_pos            hash partition -> offset after the last published alert
     {p}publisher             lease of the one process publishing alerts
+    {p}dvcqg:r:{dossier}     set of the reception candidates accepted from the national
+                             portal's sync format (sources/dvcqg/reception.py); grows only
+    {p}dvcqg:unknown         hash agency value -> snapshots rejected because no unit matched
 
 Redis Cluster is not supported: the apply script touches keys of many slots.
 """
@@ -49,6 +52,8 @@ PATTERNS: dict[str, str] = {
     "outbox": "outbox",
     "alerts_pos": "alerts_pos",
     "publisher": "publisher",
+    "receptions": "dvcqg:r:{dossier}",
+    "unknown_agencies": "dvcqg:unknown",
 }
 
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -74,6 +79,9 @@ class Keys:
 
     def open_set(self, unit: str, state: str) -> str:
         return self._key("open_set", unit, state)
+
+    def receptions(self, dossier_id: str) -> str:
+        return self._key("receptions", dossier_id)
 
     @property
     def units(self) -> str:
@@ -122,6 +130,10 @@ class Keys:
     @property
     def publisher(self) -> str:
         return self._key("publisher")
+
+    @property
+    def unknown_agencies(self) -> str:
+        return self._key("unknown_agencies")
 
 
 def watermark_field(topic: str, partition: int) -> str:

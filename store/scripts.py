@@ -116,3 +116,20 @@ class OutboxCommit:
         for partition, offset in sorted(self.positions.items()):
             args += [partition, offset]
         return [*args, len(self.states), *self.states]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptionAdd:
+    """``receptions_add.lua`` for one dossier: the candidates to add if its set
+    still has ``expected`` members (the size read before deriving)."""
+
+    dossier_id: str
+    expected: int
+    members: tuple[str, ...]
+
+
+def receptions_add_argv(prefix: str, adds: list[ReceptionAdd]) -> list:
+    args: list = [prefix, len(adds)]
+    for a in adds:
+        args += [a.dossier_id, a.expected, len(a.members), *a.members]
+    return args
