@@ -21,6 +21,7 @@ house ``error`` in English, and a 4xx/5xx status.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -155,13 +156,9 @@ class DvcqgIngest:
         now = datetime.now(UTC).isoformat()
         dead = list(raw_dead_letters or []) + [self._dead_letter(o, now) for o in accepted.rejected]
         unknown = [v for o in accepted.rejected if o.result.reason == UNKNOWN_AGENCY for v in o.result.agencies[:1]]
-        if dead:
-            await self.ingest.send_acked(self.settings.dlq_topic, [
-                (r["dossier_id"].encode() if r.get("dossier_id") else None, orjson.dumps(r)) for r in dead])
-            accepted.dead_letters = len(dead)
         own = [e for d in derived for e in d.events]
-        accepted.events_sent += await self._send(own)
-        accepted.events_sent += await self._receptions(candidates_by_dossier(derived))
+        accepted.events_sent = await self._send_and_accept(own, dead, candidates_by_dossier(derived))
+        accepted.dead_letters = len(dead)
         if unknown:
             await self.store.note_unknown_agencies(unknown)
             log.warning("dvcqg: no unit matches %s (rejected; see /api/dvcqg/unknown-agencies)", ", ".join(unknown))
@@ -171,28 +168,33 @@ class DvcqgIngest:
                 self.stats.events[o.service] += len(o.result.events)
         return accepted
 
-    async def _receptions(self, pending: dict[str, set[Reception]]) -> int:
-        """Send what the new candidates add to each dossier's closure, then add them
-        (compare-and-set); a dossier changed meanwhile is read and derived again."""
+    async def _send_and_accept(self, own: list[dict], dead: list[dict], pending: dict[str, set[Reception]]) -> int:
+        """Send the items' own events, the dead letters and what the new reception
+        candidates add to each dossier's closure (one acknowledged round), then add
+        the candidates (compare-and-set); a dossier changed meanwhile is read and
+        derived again, and only its new receptions are sent."""
         sent = 0
         for _ in range(MAX_CAS_ROUNDS):
-            if not pending:
-                return sent
             stored_raw = await self.store.read(pending)
             stored = {d: {Reception.decode(x) for x in raw} for d, raw in stored_raw.items()}
-            events = reception_events(stored, pending, self.settings.dvcqg_source)
-            sent += await self._send(events)
-            self.stats.events[payload.SYNC] += len(events)
+            receptions = reception_events(stored, pending, self.settings.dvcqg_source)
+            self.stats.events[payload.SYNC] += len(receptions)
+            events = own + receptions
+            await asyncio.gather(
+                self.ingest.send_acked(self.settings.events_topic,
+                                       [(e["dossier_id"].encode(), orjson.dumps(e)) for e in events]),
+                self.ingest.send_acked(self.settings.dlq_topic, [
+                    (r["dossier_id"].encode() if r.get("dossier_id") else None, orjson.dumps(r)) for r in dead]),
+            )
+            sent += len(events)
+            own, dead = [], []
             adds = [ReceptionAdd(d, len(stored_raw[d]), tuple(sorted(c.encode() for c in cands)))
                     for d, cands in sorted(pending.items())]
             changed = set(await self.store.add(adds))
             pending = {d: c for d, c in pending.items() if d in changed}
+            if not pending:
+                return sent
         raise RuntimeError(f"receptions of {len(pending)} dossier(s) kept changing; retry")
-
-    async def _send(self, events: list[dict]) -> int:
-        await self.ingest.send_acked(self.settings.events_topic,
-                                     [(e["dossier_id"].encode(), orjson.dumps(e)) for e in events])
-        return len(events)
 
     def _dead_letter(self, o: ItemOutcome, now: str) -> dict:
         r = o.result

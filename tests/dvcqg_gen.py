@@ -154,6 +154,7 @@ def lifecycle(rng: random.Random, index: int) -> Lifecycle:
     return life
 
 
-def lifecycles(seed: int, n: int) -> list[Lifecycle]:
+def lifecycles(seed: int, n: int, first: int = 0) -> list[Lifecycle]:
+    """``n`` lifecycles numbered from ``first`` (distinct numbers: distinct dossiers)."""
     rng = random.Random(seed)
-    return [lifecycle(rng, i) for i in range(n)]
+    return [lifecycle(rng, i) for i in range(first, first + n)]

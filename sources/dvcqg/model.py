@@ -35,10 +35,15 @@ def _blank(value: Any) -> bool:
 
 
 def parse_local(text: str) -> datetime:
-    """``yyyyMMddHHmmss`` in local time; ValueError otherwise."""
+    """``yyyyMMddHHmmss`` in local time; ValueError otherwise. (By hand: strptime
+    was half of the cost of validating a snapshot.)"""
     if not _DATE.match(text):
         raise ValueError("expected a date yyyyMMddHHmmss (14 digits, local time)")
-    return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=LOCAL)
+    try:
+        return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
+                        int(text[12:14]), tzinfo=LOCAL)
+    except ValueError as exc:
+        raise ValueError(f"not a date: {exc}") from None
 
 
 def _instant(value: Any) -> Any:

@@ -38,7 +38,7 @@ from datetime import datetime
 import orjson
 
 from processors.timeutil import iso_instant
-from sources.dvcqg.model import LOCAL
+from sources.dvcqg.model import LOCAL, parse_local
 
 FLAGS = ("fee_required", "digitized", "reused_data", "personal_store", "citizen_data")
 ALL_FLAGS = (1 << len(FLAGS)) - 1
@@ -87,8 +87,7 @@ class Reception:
     @classmethod
     def decode(cls, text: str | bytes) -> Reception:
         unit, procedure, received, due, flags, channel, level = orjson.loads(text)
-        parse = lambda s: datetime.strptime(s, "%Y%m%d%H%M%S").replace(tzinfo=LOCAL)  # noqa: E731
-        return cls(unit, procedure, parse(received), parse(due), flags, channel, level)
+        return cls(unit, procedure, parse_local(received), parse_local(due), flags, channel, level)
 
     def event(self, dossier_id: str, source: str) -> dict:
         group = hashlib.blake2b(f"{self.unit_id}\x1f{self.procedure_id}".encode(), digest_size=4).hexdigest()
