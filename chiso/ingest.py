@@ -105,7 +105,11 @@ class Ingest:
                     raise IngestError(503, "no Kafka configured")
                 producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka, acks="all", linger_ms=2,
                                             max_batch_size=512 * 1024)
-                await producer.start()
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()  # a producer that failed to start still holds its client
+                    raise
                 self._producer = producer
             return self._producer
 

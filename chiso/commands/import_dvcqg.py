@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -106,6 +107,8 @@ async def _import(settings: Settings, service: DvcqgIngest, stream: IO[bytes], n
 
 
 def run(args: argparse.Namespace) -> int:
+    # aiokafka logs each failed connection; the command says it once, in one line
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     settings = settings_for_command()
     need(settings, "kafka")
     return import_dvcqg(args, settings)

@@ -23,7 +23,7 @@ from sources.dvcqg.payload import PROGRESS, SYNC
 from store.codecs import decode_dossier
 from tests import reference as ref
 from tests.dvcqg_gen import Lifecycle, lifecycles
-from tests.dvcqg_samples import AGENCIES_CSV, OPENCPS_RECEIVED, TANDAN_RETURNED, catalogues, deriver, step
+from tests.dvcqg_samples import AGENCIES_CSV, OPENCPS_RECEIVED, TANDAN_RETURNED, catalogues, deriver, facts_of, step
 from tests.integration.test_pipeline import NAMED, NOW, RANGES, assert_kpis_equal, metric_samples, read_topic
 
 pytestmark = pytest.mark.integration
@@ -285,3 +285,36 @@ def _post_quietly(stack, body: dict) -> dict | None:
             return client.post("/api/dvcqg", content=orjson.dumps(body)).json()
     except httpx.HTTPError:
         return None
+
+
+def test_two_snapshots_racing_on_one_dossier_still_give_their_join(make_stack, tmp_path) -> None:
+    """With Redis writes paused, two requests for one dossier both read no accepted
+    reception, both send their own candidate, and both wait on the compare-and-set.
+    On resuming, one wins; the other sees the set changed, derives again and sends
+    the join of the two, which neither request could have sent alone."""
+    stack = dvcqg_stack(make_stack, tmp_path)
+    early = dict(OPENCPS_RECEIVED, TrangThaiHoSo="4")
+    late = dict(OPENCPS_RECEIVED, TrangThaiHoSo="9", NgayKetThucXuLy="20240319100000", NgayHenTra="20240320170000",
+                DuocThanhToanTrucTuyen="1", DanhSachLePhi=[{"Gia": "5000"}], HoSoCoThanhPhanSoHoa="1")
+    alone = {**expected_events((SYNC, early)), **expected_events((SYNC, late))}
+    both = expected_events((SYNC, early), (SYNC, late))
+    assert set(both) - set(alone), "the join is an event of its own"
+    stack.start("server")
+    replies: list = []
+    stack.redis.execute_command("CLIENT", "PAUSE", "120000", "WRITE")
+    try:
+        threads = [threading.Thread(target=lambda s=s: replies.append(_post_quietly(stack, {"data": [s]})))
+                   for s in (early, late)]
+        for t in threads:
+            t.start()
+        assert set(topic_events(stack, len(alone))) == set(alone)  # both sent, neither accepted yet
+    finally:
+        stack.redis.execute_command("CLIENT", "UNPAUSE")
+    for t in threads:
+        t.join(60)
+    assert [r["error_code"] for r in replies] == [0, 0]
+    got = topic_events(stack, len(alone) + len(set(both) - set(alone)))
+    assert got == both
+    f = facts_of(OPENCPS_RECEIVED["MaHoSo"], list(got.values()))
+    assert (f.fee_required, f.digitized, f.initial_due.strftime("%Y%m%d%H%M")) == (True, True, "202403181700")
+    assert stack.redis.scard(f"{stack.settings.redis_prefix}dvcqg:r:{OPENCPS_RECEIVED['MaHoSo']}") == 2

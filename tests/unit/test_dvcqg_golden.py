@@ -274,6 +274,8 @@ def test_an_unknown_agency_is_rejected_naming_every_value_tried() -> None:
 
 @pytest.mark.parametrize(("fields", "field", "words"), [
     ({"NgayTiepNhan": "2024-03-15 08:30"}, "NgayTiepNhan", "yyyyMMddHHmmss"),
+    ({"NgayTiepNhan": "20241332083000"}, "NgayTiepNhan", "not a date"),
+    ({"NgayTiepNhan": 20240315083000}, "NgayTiepNhan", "as a string"),
     ({"TrangThaiHoSo": "11"}, "TrangThaiHoSo", "less than or equal to 10"),
     ({"TrangThaiHoSo": ""}, "TrangThaiHoSo", "integer"),
     ({"MaHoSo": ""}, "MaHoSo", "at least 1"),
