@@ -181,8 +181,7 @@ class Deriver:
                 rank = f"0{stamp(new_due)}" if new_due is not None else "1"
                 ev.append(self._event(d, "supplement_received", entry.NgayTiepNhanBoSung, rank,
                                       due_at=iso_instant(new_due) if new_due is not None else None))
-        if end_kind == "resolved":
-            assert end_at is not None
+        if end_kind == "resolved" and end_at is not None:
             electronic = any(r.DuongDanTepTinKetQua for r in s.DanhSachGiayToKetQua)
             ev.append(self._event(d, "resolved", end_at, "0" if electronic else "1", result_electronic=electronic))
             if status == m.RETURNED:
@@ -201,8 +200,10 @@ class Deriver:
         status = s.TrangThaiHoSo
         if status in (m.RESOLVED, m.RETURNED):
             if s.NgayKetThucXuLy is None:
-                errors.append(FieldError("NgayKetThucXuLy", f"required when TrangThaiHoSo is {status} "
-                                                            "(when processing ended)"))
+                # Tân Dân sends 9 for dossiers waiting for a supplement or a payment, undated:
+                # the rest of the snapshot still counts, the end waits for a dated sync.
+                notes.append(f"TrangThaiHoSo {status} without NgayKetThucXuLy: the end cannot be dated, "
+                             "resolved not derived")
             return "resolved", s.NgayKetThucXuLy
         kind = END_OF_STATUS.get(status)
         if kind is None:

@@ -26,7 +26,7 @@ def test_import_dvcqg_sends_an_archive_and_lists_what_it_rejected(make_stack, tm
         orjson.dumps([step(OPENCPS_RECEIVED["MaHoSo"], "20240316100000", "5"),
                       step(OPENCPS_RECEIVED["MaHoSo"], "20240317100000", "4")]),
         b"",
-        orjson.dumps(dict(OPENCPS_RECEIVED, MaHoSo="BAD-2", TrangThaiHoSo="9")),
+        orjson.dumps(dict(OPENCPS_RECEIVED, MaHoSo="BAD-2", TrangThaiHoSo="11")),
     ]
     archive = tmp_path / "syncs.jsonl"
     archive.write_bytes(b"\n".join(lines) + b"\n")
@@ -36,7 +36,7 @@ def test_import_dvcqg_sends_an_archive_and_lists_what_it_rejected(make_stack, tm
     assert out.returncode == 1, out.stderr
     assert "5 line(s), 5 item(s)" in out.stdout and "4 item(s) imported, 1 rejected" in out.stdout
     assert "line 3: body is not valid JSON" in out.stdout
-    assert "line 6 (BAD-2): dvcqg_bad_field: NgayKetThucXuLy: required" in out.stdout
+    assert "line 6 (BAD-2): dvcqg_bad_field: TrangThaiHoSo: Input should be less than or equal to 10" in out.stdout
     want = expected_events((SYNC, OPENCPS_RECEIVED), (SYNC, TANDAN_RETURNED),
                            (PROGRESS, step(OPENCPS_RECEIVED["MaHoSo"], "20240316100000", "5")),
                            (PROGRESS, step(OPENCPS_RECEIVED["MaHoSo"], "20240317100000", "4")))

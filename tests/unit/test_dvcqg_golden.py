@@ -175,6 +175,14 @@ def test_resolved_result_is_electronic_only_with_a_result_file_link() -> None:
     assert facts_of(D1, events((SYNC, with_file), (SYNC, base))).result_electronic is True
 
 
+@pytest.mark.parametrize("status", ["9", "10"])
+def test_an_undated_resolution_is_noted_and_the_rest_kept(status: str) -> None:
+    """Tân Dân sends 9 for dossiers that wait for a supplement or a payment, undated."""
+    out = derive(dict(OPENCPS_RECEIVED, TrangThaiHoSo=status, NgayKetThucXuLy=""))
+    assert "resolved" not in by_type(out.events) and out.reception is not None
+    assert any("NgayKetThucXuLy" in n for n in out.notes)
+
+
 def test_returned_without_its_date_is_noted() -> None:
     out = derive(dict(TANDAN_RETURNED, NgayTra=""))
     assert "returned" not in by_type(out.events) and any("NgayTra" in n for n in out.notes)
@@ -284,7 +292,6 @@ def test_an_unknown_agency_is_rejected_naming_every_value_tried() -> None:
     ({"NgayHenTra": "", "TrangThaiHoSo": "4"}, "NgayHenTra", "required"),
     ({"NgayTiepNhan": "", "TrangThaiHoSo": "4"}, "NgayTiepNhan", "required"),
     ({"MaTTHC": ""}, "MaTTHC", "required"),
-    ({"TrangThaiHoSo": "9"}, "NgayKetThucXuLy", "required"),
     ({"TaiLieuNop": [{"DuocSoHoa": "yes"}]}, "TaiLieuNop[0].DuocSoHoa", "0 or 1"),
     ({"DanhSachLePhi": [{"Gia": "8.000đ"}]}, "DanhSachLePhi[0].Gia", "VND"),
 ])
