@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 OK_MESSAGE = "Thành công"
 NOT_JSON = "dvcqg_not_json"
 MAX_CAS_ROUNDS = 50
+_SESSION = re.compile(rb'("session"\s*:\s*")[^"]*')  # a token in a body that is not JSON: kept out of dead letters
 
 
 def deriver_from(settings: Settings, units: UnitCatalogue, procedures: ProcedureCatalogue) -> Deriver:
@@ -240,7 +242,7 @@ class DvcqgIngest:
             except payload.PayloadError as exc:
                 self._check(request)
                 now = datetime.now(UTC).isoformat()
-                record = dead_letter(NOT_JSON, str(exc), raw, where, now)
+                record = dead_letter(NOT_JSON, str(exc), _SESSION.sub(rb"\1***", raw), where, now)
                 await self.ingest.send_acked(self.settings.dlq_topic, [(None, orjson.dumps(record))])
                 self.stats.items[(service, NOT_JSON)] += 1
                 return portal_error(400, f"Dữ liệu không hợp lệ: {exc}", str(exc))

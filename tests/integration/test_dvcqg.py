@@ -117,7 +117,7 @@ def test_shapes_auth_replies_and_dead_letters(make_stack, tmp_path) -> None:
     assert [r["status"] for r in answer["results"]] == ["rejected", "accepted", "rejected"]
     assert answer["results"][0]["errors"][0]["field"] == "NgayHenTra"
     assert answer["results"][2]["reason"] == "dvcqg_unknown_agency"
-    not_json = http.post(sync, content=b'{"MaHoSo": ', headers=AUTH)
+    not_json = http.post(sync, content=b'{"session": "mot-cua-token", "data": [', headers=AUTH)
     assert not_json.status_code == 400 and not_json.json()["error_code"] != 0
     agencies = http.get("/api/dvcqg/unknown-agencies", headers=AUTH).json()
     assert agencies == {"items": [{"agency": "UBND xã Không Có", "rejected": 1}]}
@@ -127,7 +127,7 @@ def test_shapes_auth_replies_and_dead_letters(make_stack, tmp_path) -> None:
     by_reason = {d["reason"]: d for d in dead}
     assert orjson.loads(by_reason["dvcqg_bad_field"]["raw"]) == {"service": "DongBoHoSoMC", "data": [bad_date]}
     assert "NgayHenTra" in by_reason["dvcqg_bad_field"]["detail"]
-    assert by_reason["dvcqg_not_json"]["raw"] == '{"MaHoSo": '
+    assert by_reason["dvcqg_not_json"]["raw"] == '{"session": "***", "data": ['
     assert all(d["rejected_at"] and d["source"].startswith("POST /api/dvcqg") for d in dead)
     assert TOKEN not in str(dead)
 
