@@ -11,12 +11,14 @@ import contextlib
 import logging
 
 import redis
+import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from chiso.dvcqg import DvcqgIngest, deriver_from
 from chiso.exposition import CONTENT_TYPE, render_registry
 from chiso.http import (
     JSON,
@@ -142,6 +144,8 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
     probe = LagProbe(settings.kafka, settings.events_topic) if settings.kafka else None
     ctx = Context(settings, queries, now, probe)
     ingest = Ingest(settings)
+    async_redis = aioredis.Redis.from_url(settings.redis_url)
+    dvcqg = DvcqgIngest(settings, ingest, async_redis, deriver_from(settings, catalogue, procedure_catalogue))
 
     async def refresh_lag_forever() -> None:
         # Keeps dvc_consumer_lag_messages current without probing Kafka inside a scrape.
@@ -161,9 +165,11 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
             if probe:
                 await probe.stop()
             await ingest.stop()
+            await async_redis.aclose()
 
     routes = [
         Route("/api/v1/events", ingest.handle, methods=["POST"]),
+        *dvcqg.routes(),
         Route("/api/v1/kpis", kpis),
         Route("/api/v1/report", report),
         Route("/api/v1/open", open_dossiers),
@@ -185,4 +191,5 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag, levels=settings.metrics_levels)
     )
     app.state.registry.register(NotifyCollector(client, Keys(settings.redis_prefix)))
+    app.state.registry.register(dvcqg.stats)
     return app

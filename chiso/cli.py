@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--encoding", default="utf-8", help="file encoding (default utf-8, BOM or not; e.g. cp1258)")
     s.set_defaults(command_module="import_csv")
 
+    s = sub.add_parser("import-dvcqg", help="send an archive of past syncs to the national portal (JSON Lines) "
+                                            "through the portal-format adapter (docs/ket-noi-mot-cua.md)")
+    s.add_argument("file", help="the JSON Lines file (one request body a line), or - for stdin")
+    s.set_defaults(command_module="import_dvcqg")
+
     s = sub.add_parser("report", help="print the period report (báo cáo tình hình giải quyết TTHC)")
     s.add_argument("--unit", default=None, help="unit id (default: all units)")
     s.add_argument("--from", dest="date_from", required=True, help="first date, YYYY-MM-DD")

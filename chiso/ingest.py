@@ -19,6 +19,7 @@ import logging
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -57,16 +58,25 @@ def split_body(body: bytes) -> list[tuple[bytes, object]]:
     return out
 
 
-def check_auth(request: Request, settings: Settings) -> None:
-    token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
+def check_token(request: Request, secret: SecretStr | None, allow_anonymous: bool, setting: str,
+                also: str | None = None) -> None:
+    """The bearer token of the Authorization header (or ``also``, a token given in
+    the body, as OpenCPS's envelope carries its session) must equal ``secret``."""
+    token = secret.get_secret_value() if secret else None
     if token is None:
-        if settings.ingest_allow_anonymous:
+        if allow_anonymous:
             return
-        raise IngestError(403, "ingest is disabled: set CHISO_INGEST_TOKEN (or CHISO_INGEST_ALLOW_ANONYMOUS=true for local use)")
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise IngestError(401, "missing or wrong bearer token")
+        raise IngestError(403, f"ingest is disabled: set {setting} (or CHISO_INGEST_ALLOW_ANONYMOUS=true for local use)")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return
+    if also is not None and hmac.compare_digest(also.encode(), token.encode()):
+        return
+    raise IngestError(401, "missing or wrong bearer token")
+
+
+def check_auth(request: Request, settings: Settings) -> None:
+    check_token(request, settings.ingest_token, settings.ingest_allow_anonymous, "CHISO_INGEST_TOKEN")
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -95,9 +105,21 @@ class Ingest:
                     raise IngestError(503, "no Kafka configured")
                 producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka, acks="all", linger_ms=2,
                                             max_batch_size=512 * 1024)
-                await producer.start()
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()  # a producer that failed to start still holds its client
+                    raise
                 self._producer = producer
             return self._producer
+
+    async def send_acked(self, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+        """Produce every (key, value) and return once the broker acknowledged all of them."""
+        if not records:
+            return
+        producer = await self.producer()
+        futures = [await producer.send(topic, key=k, value=v) for k, v in records]
+        await asyncio.gather(*futures)
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -120,9 +142,7 @@ class Ingest:
                 else:
                     results.append({"index": index, "status": "accepted", "event_id": checked.event_id})
                     keyed.append((checked.key.encode(), raw))
-            producer = await self.producer()
-            futures = [await producer.send(self.settings.events_topic, key=k, value=v) for k, v in keyed]
-            await asyncio.gather(*futures)  # acknowledged by the broker
+            await self.send_acked(self.settings.events_topic, keyed)
         except IngestError as exc:
             return error(exc.status, str(exc))
         except Exception as exc:  # the broker is down: the client must retry

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     ingest_token: SecretStr | None = None  # bearer token for POST /api/v1/events
     ingest_allow_anonymous: bool = False   # only for local use: ingest without a token
     ingest_max_bytes: int = 5_000_000
+    # The national portal's sync format (POST /api/dvcqg/..., chiso import-dvcqg).
+    dvcqg_token: SecretStr | None = None   # its bearer token; unset: CHISO_INGEST_TOKEN
+    dvcqg_agencies: str | None = Field(None, description="CSV agency,unit_id: portal unit codes and names -> unit ids")
+    dvcqg_source: str = "dvcqg"            # the `source` of the events derived from syncs
+    dvcqg_mark_synced: bool = True         # a sync to chiso is a copy of the sync to the portal: `synced`
     calendar: CalendarSettings = CalendarSettings()
     index: IndexSettings = IndexSettings()
     # `chiso notify`'s recipients file (docs/thong-bao.md); when set, `chiso up` runs the notifier.

@@ -41,6 +41,9 @@ prepends them to every script), so renaming a key is a one-line change.
     {p}n:digest_next         unix time of the next digest run
     {p}n:stats               hash of the notifier's counters: sent:{channel},
                              failed:{channel}, retries:{channel}, unrouted
+    {p}dvcqg:r:{dossier}     set of the reception candidates accepted from the national
+                             portal's sync format (sources/dvcqg/reception.py); grows only
+    {p}dvcqg:unknown         hash agency value -> snapshots rejected because no unit matched
 
 Redis Cluster is not supported: the apply script touches keys of many slots.
 """
@@ -82,6 +85,8 @@ PATTERNS: dict[str, str] = {
     "notify_digest_units": "n:digest_units",
     "notify_digest_next": "n:digest_next",
     "notify_stats": "n:stats",
+    "receptions": "dvcqg:r:{dossier}",
+    "unknown_agencies": "dvcqg:unknown",
 }
 
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -121,6 +126,9 @@ class Keys:
 
     def open_set(self, unit: str, state: str) -> str:
         return self._key("open_set", unit, state)
+
+    def receptions(self, dossier_id: str) -> str:
+        return self._key("receptions", dossier_id)
 
     @property
     def units(self) -> str:
@@ -176,6 +184,9 @@ class Keys:
 
     def notify_digest(self, unit: str) -> str:
         return self._key("notify_digest", unit)
+    @property
+    def unknown_agencies(self) -> str:
+        return self._key("unknown_agencies")
 
 
 def watermark_field(topic: str, partition: int) -> str:

@@ -209,3 +209,17 @@ class NotifyDigestRun:
                 raise ValueError("a digest delivery's JSON must end with an empty items list")
             args += [unit, job_id, body or b""]
         return args
+class ReceptionAdd:
+    """``receptions_add.lua`` for one dossier: the candidates to add if its set
+    still has ``expected`` members (the size read before deriving)."""
+
+    dossier_id: str
+    expected: int
+    members: tuple[str, ...]
+
+
+def receptions_add_argv(prefix: str, adds: list[ReceptionAdd]) -> list:
+    args: list = [prefix, len(adds)]
+    for a in adds:
+        args += [a.dossier_id, a.expected, len(a.members), *a.members]
+    return args

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
 from chiso.api import create_app
 from chiso.settings import Settings
+from sources.dvcqg.agencies import AgencyMapError
 
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except AgencyMapError as exc:  # CHISO_DVCQG_AGENCIES is validated at start-up
+        sys.exit(f"chiso serve: {exc}")
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
     return 0
