@@ -209,6 +209,9 @@ class NotifyDigestRun:
                 raise ValueError("a digest delivery's JSON must end with an empty items list")
             args += [unit, job_id, body or b""]
         return args
+
+
+@dataclass(frozen=True, slots=True)
 class ReceptionAdd:
     """``receptions_add.lua`` for one dossier: the candidates to add if its set
     still has ``expected`` members (the size read before deriving)."""
