@@ -39,10 +39,11 @@ def parsed(events: list[dict]) -> list[Event]:
     return out  # type: ignore[return-value]
 
 
-def ref_procedures() -> dict[str, dict]:
-    """The test catalogue as the reference reads it (its own parse, not processors')."""
+def ref_procedures(text: str = CATALOGUE_TEXT) -> dict[str, dict]:
+    """A procedure catalogue as the reference reads it (its own parse, not
+    processors'); the test catalogue by default."""
     out = {}
-    for row in csv.DictReader(io.StringIO(CATALOGUE_TEXT)):
+    for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff"))):
         units = set()
         for target in row["applies_to"].split(";"):
             if target.startswith("level:"):

@@ -79,7 +79,7 @@ def as_of(hi: date, now: str = NOW) -> datetime:
 
 
 def assert_kpis_equal(answer: dict, events: list[dict], units: set[str], root: bool, lo: date, hi: date,
-                      now: str = NOW) -> None:
+                      now: str = NOW, procedures: dict | None = None) -> None:
     """measures, ratios (kpis.md) and every indicator, group and score (index.md)
     as the separate batch reference computes them."""
     dossiers = ref.group([e for e in events if "dossier_id" in e and not e["type"].startswith("petition_")])
@@ -88,7 +88,8 @@ def assert_kpis_equal(answer: dict, events: list[dict], units: set[str], root: b
     assert answer["measures"] == {m: measures.get(m, 0) for m in answer["measures"]}
     for k, v in ref.ratios_of(measures).items():
         assert answer["ratios"][k] == (pytest.approx(v) if v is not None else None), k
-    want = ref.ref_index(dossiers, petitions, REF_PROCEDURES, units, root, lo, hi, as_of(hi, now), appointment)
+    want = ref.ref_index(dossiers, petitions, procedures or REF_PROCEDURES, units, root, lo, hi, as_of(hi, now),
+                         appointment)
     for code, (num, den, ratio, points) in want["indicators"].items():
         got = answer["index"]["indicators"][code]
         assert (got["numerator"], got["denominator"]) == (num, den), code
