@@ -27,7 +27,7 @@ from processors.petitions import PETITION_ORPHANS, PetitionRules, petition_insta
 from processors.rules import CountingRules
 from processors.stake import open_info
 from processors.timeutil import iso_instant
-from processors.windows import bucket_levels
+from processors.windows import bucket_field, bucket_levels
 from store.codecs import (
     decode_dossier,
     decode_petition,
@@ -151,7 +151,7 @@ def build_plan(
         args.units.add(unit)
         args.years.add(day[:4])
         for bucket in bucket_levels(day):
-            counters[(unit, bucket, name)] += n
+            counters[(unit, bucket, bucket_field(bucket, name))] += n
     if result.duplicates:
         globals_delta["dup"] += result.duplicates
     args.counters = dict(counters)

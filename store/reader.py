@@ -44,10 +44,10 @@ class Store:
         each range's cutoff (processors/asof.py; default: the range's end)."""
         years = self.years()
         plan: dict[str, list[int]] = {}
-        for wi, (start, end) in enumerate(ranges):
-            for b in buckets(start, end, years):
-                plan.setdefault(b, []).append(wi)
         cuts = cutoffs if cutoffs is not None else [end for _, end in ranges]
+        for wi, ((start, end), cut) in enumerate(zip(ranges, cuts)):
+            for b in buckets(start, end, years, cut):
+                plan.setdefault(b, []).append(wi)
         head: list = [self.k.prefix, len(ranges), *(c.isoformat() for c in cuts), len(plan)]
         for b, ws in plan.items():
             head += [b, len(ws), *ws]

@@ -22,6 +22,7 @@ from processors.measures import contribution
 from processors.petitions import PetitionCounts, PetitionRecord, petition_counts, petition_facts, petition_record
 from processors.rules import CountingRules
 from processors.units import UnitCatalogue
+from processors.windows import bucket_field, bucket_levels, buckets
 from sources.samples import sample_units_text
 from tests import reference as ref
 
@@ -72,16 +73,28 @@ def pipeline_index(events: list[dict], pets: list[dict], scope: list[str], root:
                    config: IndexConfig = IndexConfig()) -> dict:
     """What the store and the read side compute, without Redis: per unit and
     date counters, summed over the window, read as of x."""
-    by_day: dict[str, Counter[str]] = {}
+    # Counters per (unit, bucket) exactly as the write path keeps them (day, month
+    # and year buckets, as-of inputs undated where a month or year allows it) ...
+    stored: dict[tuple[str, str], Counter[str]] = {}
+    years: set[int] = set()
     instants: list[tuple[bytes, int]] = []
     for d, evs in ref.group(events).items():
         c = contribution(dossier_facts(d, parsed(evs.events)), rules)
         for unit, day, field in c.cells:
-            if unit and first.isoformat() <= day <= last.isoformat():
-                by_day.setdefault(unit, Counter())[field] += 1
+            if unit:
+                years.add(int(day[:4]))
+                for bucket in bucket_levels(day):
+                    stored.setdefault((unit, bucket), Counter())[bucket_field(bucket, field)] += 1
         instants.extend(c.instants)
+    # ... and read as the reader does: the window's buckets, reduced at its cutoff.
     reading = as_of(last, now)
-    per_unit = {u: reduce_fields(by_day.get(u, Counter()), reading.cutoff) for u in scope}
+    chosen = buckets(first, last, years, reading.cutoff)
+    per_unit = {}
+    for u in scope:
+        total: Counter[str] = Counter()
+        for b in chosen:
+            total.update(stored.get((u, b), Counter()))
+        per_unit[u] = reduce_fields(total, reading.cutoff)
     if reading.running:
         passed = [m for m, t in instants if reading.today_from_us < t <= reading.x_us]
         add_today(per_unit, parse_today(passed), first, last)
