@@ -90,7 +90,8 @@ def stake(request: Request, ctx: Context) -> dict:
     parent, unit = param_unit(request, "parent"), param_unit(request)
     if parent is not None and unit is not None:
         raise BadRequest("give either parent or unit, not both")
-    return ctx.queries.stake(parent, unit, param_window(request, ctx), param_int(request, "limit", 20, 1, 500))
+    return ctx.queries.stake(parent, unit, param_window(request, ctx), param_int(request, "limit", 20, 1, 500),
+                             param_int(request, "per_unit", 3, 0, 500))
 
 
 @endpoint

@@ -180,7 +180,8 @@ class Queries:
         return {"unit": unit, "scope": scope, "now": iso_instant(now), "states": states,
                 "total": len(items), "limit": limit, "offset": offset, "items": items[offset: offset + limit]}
 
-    def stake(self, parent: str | None, unit: str | None, window: Window, limit: int = 20) -> dict:
+    def stake(self, parent: str | None, unit: str | None, window: Window, limit: int = 20,
+              per_unit: int = 3) -> dict:
         """Points at stake (index.md §5) for U's children (or U itself with
         ``unit``): per unit, the points already lost per indicator and what its
         open, still-in-time dossiers of the window would cost if they became
@@ -215,9 +216,14 @@ class Queries:
                 "lost_total": sum(v["lost"] for v in lost.values()), "lost": lost,
                 "at_stake": float(sum((c[0] for c in at_risk), Fraction(0))), "open_in_time": len(at_risk),
                 "dossiers": [(float(c), due, d, u) for c, due, d, u in at_risk[:limit]],
+                "shown": per_unit if len(targets) > 1 else limit,
             })
             listed += items[-1]["dossiers"]
         listed.sort(key=lambda c: (-c[0], c[1], c[2]))
+        # Described (read and decoded) only what is shown: the top of the whole list,
+        # and each unit's first few (all of them when the answer is about one unit).
+        for item in items:
+            item["dossiers"] = item["dossiers"][:item.pop("shown")]
         described = self._describe({d for _, _, d, _ in listed[:limit]} | {
             d for item in items for _, _, d, _ in item["dossiers"]}, cat)
         for item in items:

@@ -18,6 +18,17 @@ for i = 1, n_b do
   for j = 1, n do ws[j] = tonumber(ARGV[p]) + 1; p = p + 1 end
   plan[i] = {bucket, ws}
 end
+-- A field's name and date, parsed once per call: fields repeat across units.
+local parsed = {}
+local function parse(field)
+  local got = parsed[field]
+  if got == nil then
+    local name, day = string.match(field, '^(.*)@(%d%d%d%d%-%d%d%-%d%d)$')
+    got = name and {name, day} or false
+    parsed[field] = got
+  end
+  return got
+end
 local out = {}
 for u = p, #ARGV do
   local sums = {}
@@ -29,13 +40,13 @@ for u = p, #ARGV do
       for f = 1, #h, 2 do
         local field = h[f]
         local v = tonumber(h[f + 1])
-        local name, day = string.match(field, '^(.*)@(%d%d%d%d%-%d%d%-%d%d)$')
+        local asof = parse(field)
         for _, w in ipairs(ws) do
           local t = sums[w]
-          if name == nil then
+          if not asof then
             t[field] = (t[field] or 0) + v
-          elseif day <= cutoffs[w] then
-            t[name] = (t[name] or 0) + v
+          elseif asof[2] <= cutoffs[w] then
+            t[asof[1]] = (t[asof[1]] or 0) + v
           end
         end
       end

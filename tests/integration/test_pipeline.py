@@ -151,7 +151,7 @@ def assert_stake_matches_reference(stack, events: list[dict]) -> None:
     catalogue = UnitCatalogue.from_path(sample_units_path())
     x_now = datetime.fromisoformat(NOW)
     for window, (lo, hi) in (("30d", NAMED["30d"]), ("7d", NAMED["7d"]), ("past", RANGES[0])):
-        params = {"parent": "dng", "limit": 500} | (
+        params = {"parent": "dng", "limit": 500, "per_unit": 500} | (
             {"window": window} if window != "past" else {"from": lo.isoformat(), "to": hi.isoformat()})
         answer = stack.http.get("/api/v1/stake", params=params).json()
         x = as_of(hi)
