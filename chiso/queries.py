@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
+from redis.exceptions import RedisError
+
 from processors.asof import AsOf
 from processors.calendar import WorkingCalendar
 from processors.catalogue import ProcedureCatalogue
@@ -291,7 +293,14 @@ class Queries:
         return {"unit": unit, "scope": scope, "total": len(chosen),
                 "procedures": [p.as_json() for p in chosen],
                 "unknown_targets": {t: ps for t, ps in sorted(self.procedures.unknown_targets.items())},
-                "unknown_procedures": self.unknown_procedures()}
+                "unknown_procedures": self._unknown_procedures_if_readable()}
+
+    def _unknown_procedures_if_readable(self) -> list[str] | None:
+        """The catalogue answers without Redis; the ids seen in dossiers need it."""
+        try:
+            return self.unknown_procedures()
+        except RedisError:
+            return None
 
     def unknown_procedures(self) -> list[str]:
         """Procedure ids dossiers carry that the catalogue lacks (catalogue.md):

@@ -10,6 +10,8 @@ and runs ``apply.lua`` with the result.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +40,8 @@ from store.codecs import (
 )
 from store.keys import watermark_field
 from store.scripts import DOSSIER, PETITION, ApplyArgs, OpenUpdate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,7 @@ def build_plan(
     (``applied_at``, ``rejected_at``), which keeps running even when ``now`` is fixed."""
     result = BatchResult()
     new_wm: dict[str, int] = dict(watermarks)
-    per_record: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    per_record: dict[tuple[str, str], list[tuple[RawMessage, Event]]] = defaultdict(list)
     dead_letters: list[dict] = []
     args = ApplyArgs(applied_at=processed_at.timestamp())
     globals_delta: dict[str, int] = defaultdict(int)
@@ -120,21 +124,36 @@ def build_plan(
         if isinstance(ev, InvalidEvent):
             result.invalid += 1
             globals_delta[f"inv:{ev.reason}"] += 1
-            dead_letters.append({
-                "reason": ev.reason, "detail": ev.detail, "raw": raw_text(m.value),
-                "topic": m.topic, "partition": m.partition, "offset": m.offset,
-                "rejected_at": processed_at.isoformat(),
-            })
+            dead_letters.append(dead_letter(m, ev.reason, ev.detail, processed_at))
         else:
-            per_record[record_key(ev)].append(ev)
+            per_record[record_key(ev)].append((m, ev))
 
     cells: dict[tuple[str, str, str], int] = defaultdict(int)
-    for (kind, record_id), events in per_record.items():
+    for (kind, record_id), pairs in per_record.items():
         blob = blobs.get((kind, record_id))
-        if kind == PETITION:
-            added, duplicates = _plan_petition(record_id, blob, events, rules, args, globals_delta)
-        else:
-            added, duplicates = _plan_dossier(record_id, blob, events, rules, now, args, cells, result)
+        events = [ev for _, ev in pairs]
+        # One record's plan is made apart and merged only when it succeeded: a
+        # dossier or petition that cannot be applied (any exception of the
+        # domain) costs only its own new messages, dead-lettered, never the batch.
+        part, part_cells, part_globals, part_result = ApplyArgs(applied_at=0.0), defaultdict(int), defaultdict(int), BatchResult()
+        try:
+            if kind == PETITION:
+                added, duplicates = _plan_petition(record_id, blob, events, rules, part, part_globals)
+            else:
+                added, duplicates = _plan_dossier(record_id, blob, events, rules, now, part, part_cells, part_result)
+        except Exception as exc:  # noqa: BLE001 - isolate the record, keep the pipeline moving
+            log.warning("%s %s cannot be applied (%d new messages dead-lettered): %r", kind, record_id, len(pairs), exc)
+            result.invalid += len(pairs)
+            globals_delta["inv:unprocessable"] += len(pairs)
+            dead_letters.extend(dead_letter(m, "unprocessable", f"{type(exc).__name__}: {exc}", processed_at)
+                                for m, _ in pairs)
+            continue
+        args.merge(part)
+        result.updates.extend(part_result.updates)
+        for cell, n in part_cells.items():
+            cells[cell] += n
+        for name, n in part_globals.items():
+            globals_delta[name] += n
         result.duplicates += duplicates
         result.accepted += len(added)
         for e in added:
@@ -161,6 +180,26 @@ def build_plan(
     if not args.watermarks:
         return Plan(result, dead_letters, None)
     return Plan(result, dead_letters, args)
+
+
+# A dead letter keeps the original value as text, cut to this many characters
+# (with its length and a hash), so that it always fits a Kafka record.
+MAX_DEAD_LETTER_RAW = 64_000
+MAX_DEAD_LETTER_DETAIL = 2_000
+
+
+def dead_letter(m: RawMessage, reason: str, detail: str, processed_at: datetime) -> dict:
+    """The DLQ record of outputs.md, bounded in size whatever the input."""
+    raw = raw_text(m.value)
+    record = {"reason": reason, "detail": detail[:MAX_DEAD_LETTER_DETAIL], "raw": raw,
+              "topic": m.topic, "partition": m.partition, "offset": m.offset,
+              "rejected_at": processed_at.isoformat()}
+    if len(raw) > MAX_DEAD_LETTER_RAW:
+        record["raw"] = raw[:MAX_DEAD_LETTER_RAW]
+        record["raw_truncated"] = True
+        record["raw_length"] = len(m.value or b"")
+        record["raw_sha256"] = hashlib.sha256(m.value or b"").hexdigest()
+    return record
 
 
 def record_key(ev: Event) -> tuple[str, str]:

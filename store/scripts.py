@@ -71,6 +71,18 @@ class ApplyArgs:
     petitions_placed: list[tuple[str, str, bytes]] = field(default_factory=list)  # (unit, petition, record)
     procedures: set[str] = field(default_factory=set)                       # procedure ids seen
 
+    def merge(self, part: ApplyArgs) -> None:
+        """Add what one record's plan writes (records, open states, instants,
+        petitions, procedures; counters are summed by the plan itself)."""
+        self.records += part.records
+        self.open += part.open
+        self.asof_removed += part.asof_removed
+        self.asof_added += part.asof_added
+        self.petitions_removed += part.petitions_removed
+        self.petitions_placed += part.petitions_placed
+        self.procedures |= part.procedures
+        self.units |= part.units
+
     def argv(self, prefix: str) -> list:
         args: list = [prefix, f"{self.applied_at:.3f}", len(self.watermarks)]
         for f, expected, new in self.watermarks:

@@ -61,10 +61,19 @@ class DeadlineTimer:
                 return moved
             dossier_ids = [i.decode() for i in ids]
             blobs = await self.redis.mget([self.keys.dossier(d) for d in dossier_ids])
-            transitions = []
+            transitions, broken = [], []
             for dossier_id, blob in zip(dossier_ids, blobs):
-                facts = dossier_facts(dossier_id, decode_dossier(blob).events.values())
-                transitions.append(Transition(split_dossier(blob)[0], open_update(dossier_id, facts, now, self.calendar, self.rules)))
+                try:
+                    facts = dossier_facts(dossier_id, decode_dossier(blob).events.values())
+                    update = open_update(dossier_id, facts, now, self.calendar, self.rules)
+                except Exception:  # noqa: BLE001 - one dossier must not stop every deadline
+                    log.exception("deadline timer: dossier %s cannot be evaluated; its timer entry is dropped",
+                                  dossier_id)
+                    broken.append(dossier_id)
+                    continue
+                transitions.append(Transition(split_dossier(blob)[0], update))
+            if broken:
+                await self.redis.zrem(self.keys.timer, *broken)
             moved += await self._script(args=transition_argv(self.keys.prefix, transitions))
             if len(ids) < self.batch:
                 return moved

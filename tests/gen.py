@@ -183,4 +183,20 @@ INVALID_SAMPLES: dict[str, bytes] = {
     "bad_value": b'{"event_id":"bad-4","dossier_id":"X","type":"rated","occurred_at":"2024-03-15T08:00:00+07:00","rating":"meh"}',
     "bad_length": b'{"event_id":"","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00+07:00"}',
     "bad_datetime": b'{"event_id":"bad-6","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00"}',
+    "out_of_range": b'{"event_id":"bad-7","dossier_id":"X","type":"resolved","occurred_at":"9999-12-31T17:00:00Z"}',
 }
+
+# Messages that once stopped the whole pipeline (issue #12), each with the reason it
+# must now be dead-lettered for.
+POISON: list[tuple[bytes, str]] = [
+    (b'{"event_id":"p-1","dossier_id":"P1","type":"received","occurred_at":"0001-01-01T00:00:00+07:00",'
+     b'"unit_id":"dng-sxd","procedure_id":"1","channel":"online","online_service":"full",'
+     b'"due_at":"2024-03-20T17:00:00+07:00"}', "out_of_range"),
+    (b'{"event_id":"p-2","dossier_id":"D13-00001","type":"due_changed","occurred_at":"2024-03-15T08:00:00+07:00",'
+     b'"due_at":"9999-12-31T20:00:00Z"}', "out_of_range"),
+    (b'{"event_id":"p-3","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00+14:60"}', "bad_datetime"),
+    # 180 kB of raw NUL bytes: 1 MB once escaped in a dead letter
+    (b'{"event_id":"p-4","dossier_id":"X","type":"synced","unknown":"' + b"\x00" * 180_000 + b'"}', "not_json"),
+    (b'{"event_id":"' + b"x" * 900_000 + b'","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00+07:00"}',
+     "bad_length"),
+]

@@ -18,7 +18,7 @@ from processors.events import InvalidEvent, decode_event
 from processors.units import UnitCatalogue
 from sources.producers import key_of, make_producer
 from tests import reference as ref
-from tests.gen import INVALID_SAMPLES, history, petition_events
+from tests.gen import INVALID_SAMPLES, POISON, history, petition_events
 from tests.index_pipeline import REF_PROCEDURES, appointment
 
 pytestmark = pytest.mark.integration
@@ -310,6 +310,33 @@ def test_invalid_messages_go_to_the_dead_letter_topic_with_their_reason(make_sta
     # nothing invalid is counted as a dossier
     answer = stack.http.get("/api/v1/kpis", params={"window": "all"}).json()
     assert sum(answer["measures"].values()) == 0
+
+
+def test_poison_messages_stop_nothing_but_themselves(make_stack) -> None:
+    """The messages that once stopped every partition for good (extreme instants,
+    values whose dead letter outgrew a Kafka record) are dead-lettered with their
+    reason, cut to size, and every valid event of the feed still counts."""
+    stack = make_stack(now=NOW)
+    events, messages = messy_feed(seed=13, dossiers=60)
+    poison = [m for m, _ in POISON]
+    mixed = messages[: len(messages) // 2] + poison + messages[len(messages) // 2:]
+    stack.start("server")
+    stack.start("worker")
+    send(stack, mixed)
+    stack.wait_ready()
+    assert_matches_reference(stack, events)
+    invalid = [m for m in mixed if isinstance(decode_event(m), InvalidEvent)]
+    letters = [orjson.loads(r.value) for r in read_topic(stack.settings.kafka, stack.settings.dlq_topic, len(invalid))]
+    assert len(letters) == len(invalid)
+    reasons = Counter(d["reason"] for d in letters)
+    for _, reason in POISON:
+        assert reasons[reason] >= 1, reason
+    cut = [d for d in letters if d.get("raw_truncated")]
+    assert sorted(d["raw_length"] for d in cut) == sorted(len(m) for m in poison[-2:])
+    assert all(len(d["raw_sha256"]) == 64 and len(orjson.dumps(d)) < 1_000_000 for d in cut)
+    samples = metric_samples(stack)
+    out_of_range = sum(1 for m in invalid if decode_event(m).reason == "out_of_range")
+    assert samples[("dvc_events_invalid_total", (("reason", "out_of_range"),))] == out_of_range >= 3
 
 
 def test_readiness_is_not_fooled_by_under_reported_end_offsets(make_stack) -> None:
