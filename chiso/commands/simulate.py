@@ -12,15 +12,33 @@ from chiso.commands import need, settings_for_command
 from chiso.settings import Settings
 from sources.simulator.feed import run as run_feed
 from sources.simulator.feed import send_fixed
+from sources.simulator.procedures import simulated
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_for_command()
+    if args.scenario is None:
+        problem = _catalogue_problem(settings)
+        if problem:
+            print(f"chiso: {problem}", file=sys.stderr)
+            return 2
     need(settings, "kafka")
     if args.scenario is not None:
         return _scenario(settings, args)
     return run_feed(settings.feed_config(seed=args.seed, rate=args.rate), history_days=args.history_days,
                     speedup=args.speedup, limit=args.limit)
+
+
+def _catalogue_problem(settings: Settings) -> str | None:
+    """The simulator draws from the unit and procedure catalogues: a bad one is
+    one clear line (file, line, column), before anything is sent."""
+    try:
+        _, procedures = settings.load_catalogues()
+        for p in procedures.all():
+            simulated(p)
+    except (ValueError, OSError) as exc:
+        return str(exc)
+    return None
 
 
 def _scenario(settings: Settings, args: argparse.Namespace) -> int:
