@@ -219,7 +219,7 @@ class Settings(BaseSettings):
         assert self.kafka
         return FeedConfig(
             kafka=self.kafka, topic=self.events_topic, units_path=self.units_path,
-            calendar=self.calendar.to_config(), fixed_now=self.now,
+            procedures_path=self.procedures_path, calendar=self.calendar.to_config(), fixed_now=self.now,
             dossiers_per_day=self.simulate_dossiers_per_day,
             seed=self.simulate_seed if seed is None else seed, rate=rate or self.simulate_rate,
         )

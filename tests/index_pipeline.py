@@ -40,7 +40,7 @@ def parsed(events: list[dict]) -> list[Event]:
     return out  # type: ignore[return-value]
 
 
-def ref_procedures(text: str = CATALOGUE_TEXT) -> dict[str, dict]:
+def ref_procedures(text: str = CATALOGUE_TEXT, unit_catalogue: UnitCatalogue = UNITS) -> dict[str, dict]:
     """A procedure catalogue as the reference reads it (its own parse, not
     processors'); the test catalogue by default."""
     out = {}
@@ -48,7 +48,7 @@ def ref_procedures(text: str = CATALOGUE_TEXT) -> dict[str, dict]:
         units = set()
         for target in row["applies_to"].split(";"):
             if target.startswith("level:"):
-                units |= {u.unit_id for u in UNITS.all() if u.level == target[6:] and u.known}
+                units |= {u.unit_id for u in unit_catalogue.all() if u.level == target[6:] and u.known}
             else:
                 units.add(target)
         yes = lambda v: v.strip().lower() in ("true", "1")  # noqa: E731

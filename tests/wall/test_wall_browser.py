@@ -32,7 +32,7 @@ from chiso.embedded import free_port, start_broker, start_redis, wait_for_port
 from chiso.settings import sample_units_path
 from processors.calendar import WorkingCalendar
 from processors.units import UnitCatalogue
-from sources.producers import make_producer
+from sources.producers import key_of, make_producer
 from sources.simulator.config import SimConfig
 from sources.simulator.simulator import Simulator
 from streams.topics import ensure_topics
@@ -100,7 +100,8 @@ class Stack:
 
     def send(self, events: list[dict]) -> None:
         for e in events:
-            self.producer.send(self.settings.events_topic, key=e["dossier_id"].encode(), value=orjson.dumps(e))
+            value = orjson.dumps(e)  # keyed by dossier_id, or petition_id (the simulator sends petitions)
+            self.producer.send(self.settings.events_topic, key=key_of(value), value=value)
         self.producer.flush()
 
     def get(self, path: str, **params) -> dict:
