@@ -36,7 +36,7 @@ from chiso.settings import sample_units_path  # noqa: E402
 from processors.calendar import WorkingCalendar  # noqa: E402
 from processors.units import UnitCatalogue  # noqa: E402
 from store.keys import Keys  # noqa: E402
-from store.plan import RawMessage  # noqa: E402
+from store.plan import PlanRules, RawMessage  # noqa: E402
 from store.reader import Store  # noqa: E402
 from store.timer import DeadlineTimer  # noqa: E402
 from store.writer import BatchApplier  # noqa: E402
@@ -51,7 +51,7 @@ async def fill(url: str, units: list[str], n: int) -> float:
     async def no_dead_letters(_):
         return None
 
-    applier = BatchApplier(r, Keys(), no_dead_letters, WorkingCalendar(), lambda: NOW)
+    applier = BatchApplier(r, Keys(), no_dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
     rng = random.Random(3)
     batch: list[RawMessage] = []
     started = time.perf_counter()

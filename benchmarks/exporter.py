@@ -36,7 +36,7 @@ from chiso.queries import Queries  # noqa: E402
 from processors.calendar import WorkingCalendar  # noqa: E402
 from processors.units import Unit, UnitCatalogue  # noqa: E402
 from store.keys import Keys  # noqa: E402
-from store.plan import RawMessage  # noqa: E402
+from store.plan import PlanRules, RawMessage  # noqa: E402
 from store.reader import Store  # noqa: E402
 from store.writer import BatchApplier  # noqa: E402
 
@@ -77,7 +77,7 @@ async def fill(url: str, cat: UnitCatalogue, dossiers: int, seed: int = 5, offse
     async def no_dead_letters(records):
         return None
 
-    applier = BatchApplier(r, Keys(), no_dead_letters, WorkingCalendar(), lambda: NOW)
+    applier = BatchApplier(r, Keys(), no_dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
     units = [u.unit_id for u in cat.all() if u.level != "province"]
     batch = []
     for m in event_stream(units, dossiers, seed, offset):

@@ -42,7 +42,7 @@ from chiso.embedded import free_port, start_broker, start_redis, wait_for_port  
 from chiso.settings import Settings, sample_units_path  # noqa: E402
 from processors.calendar import WorkingCalendar  # noqa: E402
 from processors.units import UnitCatalogue  # noqa: E402
-from sources.producers import make_producer  # noqa: E402
+from sources.producers import key_of, make_producer  # noqa: E402
 from sources.simulator.config import SimConfig  # noqa: E402
 from sources.simulator.simulator import Simulator  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
@@ -216,7 +216,8 @@ def main() -> None:
         live = live_events(receiving, int(args.rate * (args.seconds + 10)) * 3)
         producer = make_producer(settings.kafka)
         for e in history:
-            producer.send(settings.events_topic, key=e["dossier_id"].encode(), value=orjson.dumps(e))
+            value = orjson.dumps(e)  # keyed by dossier_id, or petition_id (the simulator sends petitions)
+            producer.send(settings.events_topic, key=key_of(value), value=value)
         producer.flush()
         producer.close()
         started = time.monotonic()

@@ -84,6 +84,17 @@ def units(request: Request, ctx: Context) -> dict:
 
 
 @endpoint
+def stake(request: Request, ctx: Context) -> dict:
+    """index.md §5: per child of ``parent`` (or ``unit`` itself), the points lost
+    and at stake, and the open dossiers whose lateness would cost the most."""
+    parent, unit = param_unit(request, "parent"), param_unit(request)
+    if parent is not None and unit is not None:
+        raise BadRequest("give either parent or unit, not both")
+    return ctx.queries.stake(parent, unit, param_window(request, ctx), param_int(request, "limit", 20, 1, 500),
+                             param_int(request, "per_unit", 3, 0, 500))
+
+
+@endpoint
 def procedures(request: Request, ctx: Context) -> dict:
     return ctx.queries.procedure_list(param_unit(request), param_scope(request))
 
@@ -128,7 +139,8 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         log.warning("procedure catalogue: %s in applies_to of %s is not a unit or level of the unit "
                     "catalogue; ignored", target, ", ".join(ids))
     queries = Queries(Store(client, Keys(settings.redis_prefix)), catalogue, settings.index.to_config(),
-                      WorkingCalendar(settings.calendar.to_config()), procedure_catalogue)
+                      WorkingCalendar(settings.calendar.to_config()), procedure_catalogue,
+                      clock=settings.clock(), rules=settings.index.counting_rules())
     now = settings.clock()
     probe = LagProbe(settings.kafka, settings.events_topic) if settings.kafka else None
     ctx = Context(settings, queries, now, probe)
@@ -166,6 +178,7 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         Route("/api/v1/units", units),
         Route("/api/v1/ranking", ranking),
         Route("/api/v1/procedures", procedures),
+        Route("/api/v1/stake", stake),
         Route("/api/v1/vocabulary", vocabulary_terms),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +27,8 @@ from pydantic_settings import (
 
 from processors.calendar import CalendarConfig
 from processors.catalogue import ProcedureCatalogue
-from processors.index import IndexConfig
+from processors.index import SPECS, IndexConfig
+from processors.rules import CountingRules
 from processors.timeutil import fixed_or_system_clock
 from processors.units import UnitCatalogue
 from processors.windows import WINDOW_NAMES
@@ -58,11 +59,41 @@ class CalendarSettings(BaseModel):
 
 
 class IndexSettings(BaseModel):
-    maxima: dict[str, float] = dict(IndexConfig().maxima)
+    """index.md's settings (docs/settings.md): per-indicator maxima and thresholds
+    (a partial table overrides the defaults), bands, the root-only rule of
+    online_catalogue, the province's share of e-certified copies, and the
+    counting rules, which shape what is stored (changing one needs a rebuild)."""
+
+    maxima: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
     bands: list[tuple[float, str]] = list(IndexConfig().bands)
+    online_catalogue_root_only: bool = True
+    e_certified_copy_share: float = Field(1.0, ge=0.0, le=1.0)
+    second_supplement_is_late: bool = True
+    sync_max_delay_hours: float | None = Field(None, gt=0)
+    petition_working_days: int = Field(15, ge=1, le=365)
+
+    @field_validator("maxima", "thresholds")
+    @classmethod
+    def _known_indicators(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(SPECS))
+        if unknown:
+            raise ValueError(f"unknown indicators {unknown}; expected some of {', '.join(SPECS)}")
+        if any(v <= 0 for v in value.values()):
+            raise ValueError("maxima and thresholds must be positive")
+        return value
 
     def to_config(self) -> IndexConfig:
-        return IndexConfig(maxima=dict(self.maxima), bands=tuple(self.bands))
+        defaults = IndexConfig()
+        return IndexConfig(
+            maxima={**defaults.maxima, **self.maxima}, thresholds={**defaults.thresholds, **self.thresholds},
+            bands=tuple(self.bands), online_catalogue_root_only=self.online_catalogue_root_only,
+            e_certified_copy_share=self.e_certified_copy_share,
+        )
+
+    def counting_rules(self) -> CountingRules:
+        delay = timedelta(hours=self.sync_max_delay_hours) if self.sync_max_delay_hours is not None else None
+        return CountingRules(self.second_supplement_is_late, delay, self.petition_working_days)
 
 
 def default_state_dir() -> Path:
@@ -181,14 +212,14 @@ class Settings(BaseSettings):
             state_dir=self.state_dir, topics=self.topics, partitions=self.partitions,
             group_id=self.group_id, redis_prefix=self.redis_prefix, batch_max=self.batch_max,
             batch_within_s=self.batch_within_s, session_timeout_s=self.session_timeout_s,
-            calendar=self.calendar.to_config(),
+            calendar=self.calendar.to_config(), counting=self.index.counting_rules(),
         )
 
     def feed_config(self, seed: int | None = None, rate: float | None = None) -> FeedConfig:
         assert self.kafka
         return FeedConfig(
             kafka=self.kafka, topic=self.events_topic, units_path=self.units_path,
-            calendar=self.calendar.to_config(), fixed_now=self.now,
+            procedures_path=self.procedures_path, calendar=self.calendar.to_config(), fixed_now=self.now,
             dossiers_per_day=self.simulate_dossiers_per_day,
             seed=self.simulate_seed if seed is None else seed, rate=rate or self.simulate_rate,
         )

@@ -59,7 +59,7 @@ BAND_COLOURS = {"excellent": "dark-green", "good": "green", "fair": "yellow", "a
 
 def groups(config: IndexConfig) -> list[tuple[str, str, float]]:
     """(group, Vietnamese name, maximum points), in the index's order."""
-    return [(t.id, t.vi, config.maxima[t.id]) for t in vocabulary.GROUPS]
+    return [(t.id, t.vi, config.group_max(t.id)) for t in vocabulary.GROUPS]
 
 
 def bands(config: IndexConfig) -> list[tuple[float, str, str, str]]:

@@ -29,7 +29,8 @@ from dashboards.common import (
     window_variable,
     with_names,
 )
-from processors.index import IndexConfig
+from processors import vocabulary
+from processors.index import INDICATORS, IndexConfig
 
 UID = "chiso-overview"
 TITLE = "Tổng quan Bộ chỉ số phục vụ"
@@ -103,6 +104,54 @@ def ranking_table(config: IndexConfig) -> table.Panel:
     return panel
 
 
+def stake_table(config: IndexConfig) -> table.Panel:
+    """index.md §5 per child unit: points at stake now, and lost per group."""
+    children = 'parent="$parent"'
+
+    def column(expr: str) -> str:
+        return f"max by (unit, name) ({with_names(expr, children)})"
+
+    groups = vocabulary.GROUPS
+    panel = (
+        table.Panel()
+        .title("Điểm có thể mất và điểm đã mất")
+        .description("Mỗi đơn vị trực thuộc: số điểm còn có thể mất nếu các hồ sơ đang giải quyết trong hạn "
+                     "bị trễ hạn (chỉ với kỳ đang diễn ra), và điểm đã mất ở từng nhóm chỉ số. "
+                     "Đơn vị có nhiều điểm có thể mất nhất ở trên cùng.\n"
+                     "Per child unit: points its open in-time dossiers would cost if late (running windows), and "
+                     "points already lost per group; most at stake first.")
+        .datasource(DS)
+        .with_target(target(column('dvc_index_points_at_stake{window="$window"}'), "A", table=True))
+    )
+    rename = {"name": "Đơn vị", "Value #A": "Có thể mất"}
+    order = ["name", "Value #A"]
+    for i, group in enumerate(groups):
+        ref = chr(ord("B") + i)
+        codes = "|".join(s.code for s in INDICATORS if s.group == group.id)
+        expr = f'sum by (unit) (dvc_index_indicator_points_lost{{indicator=~"{codes}",window="$window"}})'
+        panel = panel.with_target(target(column(expr), ref, table=True))
+        rename[f"Value #{ref}"] = f"Mất: {group.vi}"
+        order.append(f"Value #{ref}")
+    order.append("unit")
+    return (
+        panel
+        .with_transformation(DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(DataTransformerConfig(id_val="organize", options={
+            "excludeByName": {"Time": True},
+            "indexByName": {name: index for index, name in enumerate(order)},
+            "renameByName": rename,
+        }))
+        .unit("none").decimals(2)
+        .thresholds(count_thresholds("orange"))
+        .sort_by([common_builder.TableSortByFieldState().display_name("Có thể mất").desc(True)])
+        .override_by_name("Đơn vị", [
+            DynamicConfigValue(id_val="links", value=[{"title": "Xem chi tiết đơn vị", "url": UNIT_LINK}]),
+            DynamicConfigValue(id_val="custom.minWidth", value=220),
+        ])
+        .override_by_name("unit", [DynamicConfigValue(id_val="custom.hidden", value=True)])
+    )
+
+
 def top_overdue_bargauge() -> bargauge.Panel:
     return (
         bargauge.Panel()
@@ -149,6 +198,9 @@ def overview(config: IndexConfig) -> dashboard.Dashboard:
                     .span(6).height(7))
         .with_row(dashboard.Row("Xếp hạng đơn vị trực thuộc"))
         .with_panel(ranking_table(config).span(24).height(14))
+        .with_row(dashboard.Row("Điểm thành phần và điểm có thể mất"))
+        .with_panel(panels.indicator_points_bargauge("parent", config).span(10).height(16))
+        .with_panel(stake_table(config).span(14).height(16))
         .with_row(dashboard.Row("Diễn biến"))
         .with_panel(panels.score_trend("parent", config).span(8).height(9))
         .with_panel(panels.open_dossiers_trend("parent", ["overdue", "nearing_due"]).span(8).height(9))

@@ -26,7 +26,8 @@ from dashboards.common import (
     tooltip_all,
     with_names,
 )
-from processors.index import IndexConfig
+from processors import vocabulary
+from processors.index import INDICATORS, IndexConfig
 
 
 def score_stat(var: str, config: IndexConfig) -> stat.Panel:
@@ -90,6 +91,40 @@ def group_points_bargauge(var: str, config: IndexConfig) -> bargauge.Panel:
         panel = (panel.with_target(target(expr, ref, f"{name} (tối đa {maximum})", instant=True))
                  .override_by_query(ref, [DynamicConfigValue(id_val="max", value=maximum)]))
     return panel
+
+
+def indicator_points_bargauge(var: str, config: IndexConfig) -> bargauge.Panel:
+    """index.md's 21 indicators: where the points are won and lost."""
+    panel = (
+        bargauge.Panel()
+        .title("Điểm theo chỉ số thành phần")
+        .description("Điểm của từng chỉ số thành phần (21 chỉ số, cách tính của Cổng DVC quốc gia) so với "
+                     "điểm tối đa: thanh ngắn là chỗ đang mất điểm.\n"
+                     "Points of each of the 21 indicators against its maximum: short bars are where points are lost.")
+        .datasource(DS)
+        .unit("none").decimals(2).min(0)
+        .thresholds(band_percentage_thresholds(config))
+        .no_value("–")
+        .reduce_options(last_value())
+        .display_mode(common.BarGaugeDisplayMode.GRADIENT)
+        .orientation(common.VizOrientation.HORIZONTAL)
+        .value_mode(common.BarGaugeValueMode.COLOR)
+        .name_placement(common.BarGaugeNamePlacement.LEFT)
+        .show_unfilled(True)
+    )
+    names = vocabulary.labels(vocabulary.INDICATORS)
+    for ref, spec in zip(indicator_refs(), INDICATORS):
+        maximum = config.maxima[spec.code]
+        expr = f'dvc_index_indicator_points{{unit="${var}",indicator="{spec.code}",window="$window"}}'
+        panel = (panel.with_target(target(expr, ref, f"{names[spec.code]} (tối đa {maximum:g})", instant=True))
+                 .override_by_query(ref, [DynamicConfigValue(id_val="max", value=maximum)]))
+    return panel
+
+
+def indicator_refs() -> list[str]:
+    """Query ref ids for 21 targets: A..Z then AA.. (Grafana accepts any text)."""
+    letters = [chr(ord("A") + i) for i in range(26)]
+    return letters + [a + b for a in letters for b in letters]
 
 
 def open_dossiers_stat(var: str, states: list[str]) -> stat.Panel:

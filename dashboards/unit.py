@@ -155,6 +155,7 @@ def unit_dashboard(config: IndexConfig) -> dashboard.Dashboard:
         .with_panel(panels.band_stat("unit", config).span(3).height(8))
         .with_panel(panels.group_points_bargauge("unit", config).span(8).height(8))
         .with_panel(ratios_bargauge(config).span(8).height(8))
+        .with_panel(panels.indicator_points_bargauge("unit", config).span(24).height(16))
         .with_row(dashboard.Row("Số liệu trong kỳ"))
         .with_panel(reception_stat().span(12).height(5))
         .with_panel(resolution_stat().span(12).height(5))

@@ -136,6 +136,7 @@ class ProcedureCatalogue:
                 for unit_id in unit_ids:
                     offered.setdefault(unit_id, set()).add(p.procedure_id)
         self._by_unit = {u: frozenset(ps) for u, ps in offered.items()}
+        self._kinds: dict[tuple[str, str], frozenset[str]] = {}
 
     @classmethod
     def from_csv_text(cls, text: str, units: UnitCatalogue, source: str = "procedure catalogue") -> ProcedureCatalogue:
@@ -169,6 +170,17 @@ class ProcedureCatalogue:
     def of_unit(self, unit_id: str) -> frozenset[str]:
         """The ids of the procedures that apply to the unit itself."""
         return self._by_unit.get(unit_id, frozenset())
+
+    def of_unit_kind(self, unit_id: str, kind: str) -> frozenset[str]:
+        """The unit's own procedures of a kind: ``online`` (full or partial),
+        ``fee`` (fee_required) or ``citizen``; kept once computed."""
+        key = (unit_id, kind)
+        got = self._kinds.get(key)
+        if got is None:
+            flag = {"online": "online", "fee": "fee_required", "citizen": "citizen"}[kind]
+            got = self._kinds[key] = frozenset(
+                p for p in self.of_unit(unit_id) if getattr(self._procedures[p], flag))
+        return got
 
     def of_units(self, unit_ids: Iterable[str]) -> set[str]:
         """The union over the units (a subtree's procedures)."""

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 
 from processors.events import Event
 from processors.facts import DossierFacts, dossier_facts
-from processors.measures import Cell, contribution, contribution_delta
+from processors.measures import Cell, Instant, contribution, contribution_delta
+from processors.rules import CountingRules
 
 
 @dataclass(frozen=True, slots=True)
 class DossierState:
     events: dict[str, Event] = field(default_factory=dict)  # by event_id
     cells: tuple[Cell, ...] = ()
+    instants: tuple[Instant, ...] = ()
 
     @property
     def version(self) -> int:
@@ -36,13 +38,16 @@ class DossierUpdate:
     duplicates: int            # events whose id was already known
     delta: dict[Cell, int]
     facts: DossierFacts | None  # None when nothing was added
+    instants_removed: tuple[bytes, ...] = ()        # members no longer contributed
+    instants_added: tuple[Instant, ...] = ()        # new or moved (member, score)
 
     @property
     def changed(self) -> bool:
         return bool(self.added)
 
 
-def apply_events(dossier_id: str, state: DossierState, new: Iterable[Event]) -> DossierUpdate:
+def apply_events(dossier_id: str, state: DossierState, new: Iterable[Event],
+                 rules: CountingRules = CountingRules()) -> DossierUpdate:
     events = dict(state.events)
     added: list[Event] = []
     duplicates = 0
@@ -55,8 +60,14 @@ def apply_events(dossier_id: str, state: DossierState, new: Iterable[Event]) -> 
     if not added:
         return DossierUpdate(state, (), duplicates, {}, None)
     facts = dossier_facts(dossier_id, events.values())
-    cells = tuple(sorted(contribution(facts)))
+    contributed = contribution(facts, rules)
+    cells = tuple(sorted(contributed.cells))
+    instants = tuple(sorted(contributed.instants))
+    old = dict(state.instants)
+    now = dict(instants)
     return DossierUpdate(
-        DossierState(events, cells), tuple(added), duplicates,
+        DossierState(events, cells, instants), tuple(added), duplicates,
         contribution_delta(state.cells, cells), facts,
+        instants_removed=tuple(m for m in old if m not in now),
+        instants_added=tuple((m, t) for m, t in instants if old.get(m) != t),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -32,8 +32,16 @@ END_TYPES = frozenset({"resolved", "withdrawn", "rejected", "stopped"})
 # dvc_events_invalid_total): a reason per failure *kind*, never per value.
 INVALID_REASONS = (
     "not_utf8", "not_json", "not_object", "missing_field", "wrong_type",
-    "unknown_type", "bad_value", "bad_length", "bad_datetime",
+    "unknown_type", "bad_value", "bad_length", "bad_datetime", "out_of_range",
+    "unprocessable",  # valid, but applying it failed: the worker dead-letters it and goes on
 )
+
+# The instants chiso supports (docs/architecture.md): every date it computes, due
+# dates 15 working days on included, stays inside the calendar's holiday data
+# (1901-2100) and far from datetime's limits. Outside: invalid, "out_of_range".
+SUPPORTED_FROM = datetime(1990, 1, 1, tzinfo=UTC)
+SUPPORTED_UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
+_OFFSET = re.compile(r"(?:Z|[+-](\d{2}):(\d{2}))$")
 
 # Fields the project keeps; anything else is allowed by the contract and ignored.
 _KEPT_FIELDS = (
@@ -123,10 +131,30 @@ class Event:
 
 
 def parse_instant(text: str) -> datetime:
-    """An RFC 3339 instant with offset; raises ValueError otherwise."""
+    """An RFC 3339 instant with offset; raises ValueError otherwise (including
+    an offset whose hours or minutes RFC 3339 does not allow: +14:60 is not
+    +15:00)."""
+    offset = _OFFSET.search(text)
+    if offset is None:
+        raise ValueError(f"date-time without offset: {text!r}")
+    if offset.group(1) is not None and (int(offset.group(1)) > 23 or int(offset.group(2)) > 59):
+        raise ValueError(f"offset out of range in {text!r}")
     value = datetime.fromisoformat(text)
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"date-time without offset: {text!r}")
+    return value
+
+
+class OutOfRange(ValueError):
+    pass
+
+
+def supported_instant(text: str) -> datetime:
+    """``parse_instant``, and within the supported range (``OutOfRange`` if not)."""
+    value = parse_instant(text)
+    if not SUPPORTED_FROM <= value < SUPPORTED_UNTIL:
+        raise OutOfRange(f"{text!r} is outside the supported range "
+                         f"{SUPPORTED_FROM:%Y-%m-%d} to {SUPPORTED_UNTIL:%Y-%m-%d} (UTC)")
     return value
 
 
@@ -150,7 +178,9 @@ def event_from_dict(obj: Any) -> Event | InvalidEvent:
         if text is None:
             continue
         try:
-            instants[field] = parse_instant(text)
+            instants[field] = supported_instant(text)
+        except OutOfRange as exc:
+            return InvalidEvent("out_of_range", f"data.{field}: {exc}")
         except ValueError as exc:
             return InvalidEvent("bad_datetime", f"data.{field}: {exc}")
     data = {k: obj[k] for k in _KEPT_FIELDS if k in obj}

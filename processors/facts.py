@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from processors.events import END_TYPES, Event
 from processors.timeutil import local_date
@@ -30,10 +30,13 @@ class ClockStep:
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """The deadline clock after a walk: ``due``, and ``paused_since`` while paused."""
+    """The deadline clock after a walk: ``due``, and ``paused_since`` while paused
+    (with the type of the event that paused it: index.md §2 treats a pause for a
+    supplement apart)."""
 
     due: datetime
     paused_since: datetime | None = None
+    pause_kind: str | None = None
 
     def effective_due(self, at: datetime) -> datetime:
         """While paused the deadline slides with time (kpis.md §1)."""
@@ -43,7 +46,7 @@ class Clock:
 
     def step(self, s: ClockStep) -> Clock:
         if s.type in _PAUSE_TYPES:
-            return self if self.paused_since is not None else Clock(self.due, s.at)
+            return self if self.paused_since is not None else Clock(self.due, s.at, s.type)
         if s.type in _RESUME_TYPES:
             if self.paused_since is None:
                 return self
@@ -66,6 +69,9 @@ class DossierFacts:
     online_service: str | None = None
     fee_required: bool = False
     digitized: bool = False
+    reused_data: bool = False       # index.md digitisation flags of the reception
+    personal_store: bool = False
+    citizen_data: bool = False
     initial_due: datetime | None = None
     officer: str | None = None
     end_type: str | None = None
@@ -76,7 +82,13 @@ class DossierFacts:
     paid_online: bool = False
     rated_at: datetime | None = None
     satisfied: bool = False
+    dissatisfied_at: datetime | None = None  # the first rating, when it is `dissatisfied`
     synced: bool = False
+    # Each `synced` event: (its instant, the instant of the latest other event
+    # at or before it), for the index's "synced within sync_max_delay".
+    syncs: tuple[tuple[datetime, datetime], ...] = ()
+    complaint_at: datetime | None = None       # the first `complaint`
+    second_supplement_at: datetime | None = None  # index.md §2 rule 4
     apology: bool = False
     # The clock events after R and before T, in order: enough to walk the clock
     # "as of" any instant (period report, open states now).
@@ -86,6 +98,19 @@ class DossierFacts:
     @property
     def resolved_at(self) -> datetime | None:
         return self.end_at if self.end_type == "resolved" else None
+
+    @property
+    def e_result_at(self) -> datetime | None:
+        """When an electronic result was issued (resolved with result_electronic)."""
+        return self.end_at if self.end_type == "resolved" and self.result_electronic else None
+
+    def synced_at(self, max_delay: timedelta | None = None) -> datetime | None:
+        """The first sync that counts: any, or one within ``max_delay`` of the
+        dossier's last change before it."""
+        for at, last_change in self.syncs:
+            if max_delay is None or at - last_change <= max_delay:
+                return at
+        return None
 
     def clock_as_of(self, x: datetime, *, inclusive: bool) -> Clock:
         """The clock walked over the steps at (inclusive) or before x."""
@@ -145,6 +170,15 @@ def dossier_facts(dossier_id: str, events: Iterable[Event]) -> DossierFacts:
 
     paid = next((e for e in ordered if e.type == "paid"), None)
     rated = next((e for e in ordered if e.type == "rated"), None)
+    complaint = next((e for e in ordered if e.type == "complaint"), None)
+    supplements = [e.occurred_at for e in ordered[r_index + 1: stop] if e.type == "supplement_requested"]
+    syncs: list[tuple[datetime, datetime]] = []
+    last_change: datetime | None = None
+    for e in ordered:
+        if e.type == "synced":
+            syncs.append((e.occurred_at, last_change if last_change is not None else e.occurred_at))
+        else:
+            last_change = e.occurred_at
     return DossierFacts(
         dossier_id=dossier_id,
         orphan=False,
@@ -155,6 +189,9 @@ def dossier_facts(dossier_id: str, events: Iterable[Event]) -> DossierFacts:
         online_service=r.get("online_service"),
         fee_required=bool(r.get("fee_required", False)),
         digitized=bool(r.get("digitized", False)),
+        reused_data=bool(r.get("reused_data", False)),
+        personal_store=bool(r.get("personal_store", False)),
+        citizen_data=bool(r.get("citizen_data", False)),
         initial_due=r.due_at,
         officer=officer,
         end_type=t.type if t is not None else None,
@@ -165,7 +202,11 @@ def dossier_facts(dossier_id: str, events: Iterable[Event]) -> DossierFacts:
         paid_online=paid is not None and paid.get("method") == "online",
         rated_at=rated.occurred_at if rated is not None else None,
         satisfied=rated is not None and rated.get("rating") in ("very_satisfied", "satisfied"),
-        synced=any(e.type == "synced" for e in ordered),
+        dissatisfied_at=rated.occurred_at if rated is not None and rated.get("rating") == "dissatisfied" else None,
+        synced=bool(syncs),
+        syncs=tuple(syncs),
+        complaint_at=complaint.occurred_at if complaint is not None else None,
+        second_supplement_at=supplements[1] if len(supplements) >= 2 else None,
         apology=any(e.type == "apology_issued" for e in ordered),
         clock_steps=steps,
         final_clock=clock,

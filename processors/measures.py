@@ -14,17 +14,40 @@ Fields:
 - ``x|<line>|<reception date>``: a T dated before its reception's local date,
   which the period report must not count when the reception lies after the
   period (a rare data error, kept exact rather than ignored).
+- the inputs of the index (index.md), all dated by the reception, since every
+  dossier indicator counts the dossiers received in the window:
+  ``ix.fee``, ``ix.reuse``, ``ix.pstore``, ``ix.cit`` (flags), and per procedure
+  ``po|<procedure>`` (received online), ``pf|<procedure>`` (fee required),
+  ``pc|<procedure>`` (citizen data);
+- *as-of* inputs, which count only once an instant t has passed the window's
+  as-of instant x: ``<name>@<D>`` with D = the local date of (t - 1 us), so that
+  "t <= the end of date b" is "D <= b". For a running window (x = now) the
+  dates before today come from these fields, and today's instants from the
+  dossier's *instants* (``Contribution.instants``, a sorted set in Redis):
+  ``ix.late`` (late, index.md §2), ``ix.bad`` (late, rated dissatisfied or
+  complained about), ``ix.sync``, ``ix.eres`` (electronic result), ``ix.deres``
+  (digitised and electronic result), ``ix.fpo`` (fee required, paid online) and
+  ``pp|<procedure>`` (paid online).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import orjson
 
 from processors.facts import DossierFacts, overdue_intervals
-from processors.timeutil import local_date
+from processors.lateness import late_at
+from processors.rules import CountingRules
+from processors.timeutil import epoch_us, local_date
 
 Cell = tuple[str, str, str]  # (unit_id, "YYYY-MM-DD", field); unit "" = global
+# An as-of instant: (member, microseconds since the epoch). The member names what
+# counts once the instant has passed: JSON [name, unit, reception date, key].
+Instant = tuple[bytes, int]
 
 MEASURES = (
     "received", "received_online", "received_direct", "received_postal",
@@ -40,11 +63,36 @@ OVERDUE_UNTIL = "od-"
 ANOMALY_PREFIX = "x|"
 GLOBAL_UNIT = ""
 ORPHANS = "orphans"
+ASOF_SEPARATOR = "@"
+PROCEDURE_FIELDS = ("po", "pf", "pc", "pp")  # per-procedure inputs, "<kind>|<procedure_id>"
+_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def contribution(f: DossierFacts) -> list[Cell]:
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    cells: list[Cell]
+    instants: list[Instant]
+
+
+def asof_date(t: datetime) -> date:
+    """The last local date whose end is not before t: "t <= end of date b" is
+    "asof_date(t) <= b"."""
+    return local_date(t - _US)
+
+
+def instant_member(name: str, unit: str, r_date: str, key: str) -> bytes:
+    return orjson.dumps([name, unit, r_date, key])
+
+
+def parse_instant_member(member: bytes | str) -> tuple[str, str, str, str]:
+    name, unit, r_date, key = orjson.loads(member)
+    return name, unit, r_date, key
+
+
+def contribution(f: DossierFacts, rules: CountingRules = CountingRules()) -> Contribution:
     if f.orphan:
-        return [(GLOBAL_UNIT, "", ORPHANS)]
+        return Contribution([(GLOBAL_UNIT, "", ORPHANS)], [])
     assert f.unit is not None and f.received_at is not None
     u = f.unit
     cells: list[Cell] = []
@@ -89,7 +137,45 @@ def contribution(f: DossierFacts) -> list[Cell]:
         add(local_date(a).isoformat(), OVERDUE_FROM)
         if b is not None:
             add(local_date(b).isoformat(), OVERDUE_UNTIL)
-    return cells
+
+    instants = _index_inputs(f, rules, r_date, add)
+    return Contribution(cells, instants)
+
+
+def _index_inputs(f: DossierFacts, rules: CountingRules, r_date: str, add) -> list[Instant]:
+    """index.md's dossier inputs, dated by the reception (see the module doc)."""
+    assert f.unit is not None and f.procedure_id is not None
+    proc = f.procedure_id
+    for flag, field in ((f.fee_required, "ix.fee"), (f.reused_data, "ix.reuse"),
+                        (f.personal_store, "ix.pstore"), (f.citizen_data, "ix.cit")):
+        if flag:
+            add(r_date, field)
+    if f.channel == "online":
+        add(r_date, f"po|{proc}")
+    if f.fee_required:
+        add(r_date, f"pf|{proc}")
+    if f.citizen_data:
+        add(r_date, f"pc|{proc}")
+
+    late = late_at(f, rules)
+    bad = min((t for t in (late, f.dissatisfied_at, f.complaint_at) if t is not None), default=None)
+    paid_online_at = f.paid_at if f.paid_online else None
+    as_of: list[tuple[str, str, datetime | None]] = [
+        ("ix.late", f.dossier_id, late),
+        ("ix.bad", f.dossier_id, bad),
+        ("ix.sync", f.dossier_id, f.synced_at(rules.sync_max_delay)),
+        ("ix.eres", f.dossier_id, f.e_result_at),
+        ("ix.deres", f.dossier_id, f.e_result_at if f.digitized else None),
+        ("ix.fpo", f.dossier_id, paid_online_at if f.fee_required else None),
+        (f"pp|{proc}", f"{proc}|{f.dossier_id}", paid_online_at),
+    ]
+    instants: list[Instant] = []
+    for name, key, t in as_of:
+        if t is None:
+            continue
+        add(r_date, f"{name}{ASOF_SEPARATOR}{asof_date(t).isoformat()}")
+        instants.append((instant_member(name, f.unit, r_date, key), epoch_us(t)))
+    return instants
 
 
 def contribution_delta(old: Iterable[Cell], new: Iterable[Cell]) -> dict[Cell, int]:

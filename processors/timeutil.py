@@ -31,3 +31,16 @@ def fixed_or_system_clock(fixed: datetime | None) -> Callable[[], datetime]:
     if fixed is not None:
         return lambda: fixed
     return lambda: datetime.now(UTC)
+
+
+_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_us(t: datetime) -> int:
+    """Microseconds since the epoch: exact as a Redis sorted-set score (< 2**53)."""
+    return (t - _EPOCH) // _US
+
+
+def from_epoch_us(us: int) -> datetime:
+    return _EPOCH + us * _US

@@ -82,6 +82,31 @@ GROUPS = _terms(
     ("digitization", "Số hóa hồ sơ", "Digitisation"),
 )
 
+# index.md §3: the 21 indicators, in the portal's order, as leaders read them.
+INDICATORS = _terms(
+    ("publish_on_time", "Công bố TTHC đúng hạn", "Procedures published on time"),
+    ("public_update_on_time", "Công khai TTHC đúng hạn trên CSDL quốc gia", "Procedures made public on time"),
+    ("public_content_full", "Công khai đầy đủ nội dung TTHC", "Procedures with complete public content"),
+    ("dossier_sync", "Đồng bộ hồ sơ lên Cổng DVC quốc gia", "Dossiers synced to the national portal"),
+    ("dossier_on_time", "Hồ sơ xử lý đúng hạn, trong hạn", "Dossiers handled on time"),
+    ("online_catalogue", "TTHC cung cấp dịch vụ công trực tuyến", "Procedures offered online"),
+    ("online_service_used", "TTHC trực tuyến có phát sinh hồ sơ trực tuyến", "Online procedures used online"),
+    ("online_channel", "Hồ sơ nộp trực tuyến", "Dossiers submitted online"),
+    ("online_paid_dossiers", "Hồ sơ thanh toán trực tuyến", "Dossiers paid online"),
+    ("online_paid_procedures", "TTHC có thanh toán trực tuyến", "Fee procedures paid online"),
+    ("fee_data_procedures", "TTHC có phí có phát sinh hồ sơ nộp phí", "Fee procedures with fee dossiers"),
+    ("dossier_satisfaction", "Mức độ hài lòng về hồ sơ", "Satisfaction with dossiers"),
+    ("petition_on_time", "Phản ánh, kiến nghị xử lý đúng hạn", "Petitions handled on time"),
+    ("petition_satisfaction", "Mức độ hài lòng về xử lý phản ánh, kiến nghị", "Satisfaction with petition handling"),
+    ("original_result", "Cấp kết quả điện tử", "Electronic results issued"),
+    ("digitized_with_result", "Số hóa hồ sơ và cấp kết quả điện tử", "Digitised dossiers with electronic results"),
+    ("reused_data", "Tái sử dụng dữ liệu đã số hóa", "Digitised data re-used"),
+    ("personal_store", "Khai thác dữ liệu từ kho dữ liệu cá nhân", "Data taken from the personal data store"),
+    ("citizen_data_dossiers", "Hồ sơ khai thác dữ liệu dân cư", "Dossiers using population data"),
+    ("citizen_data_procedures", "TTHC khai thác dữ liệu dân cư", "Procedures using population data"),
+    ("e_certified_copy", "Chứng thực bản sao điện tử", "Electronic certified copies"),
+)
+
 # kpis.md §4 bands, best first.
 BANDS = _terms(
     ("excellent", "Xuất sắc", "Excellent"),
@@ -120,7 +145,7 @@ REPORT_LINES = _terms(
 )
 
 VOCABULARY: dict[str, tuple[Term, ...]] = {
-    "windows": WINDOWS, "measures": MEASURES, "ratios": RATIOS, "groups": GROUPS,
+    "windows": WINDOWS, "measures": MEASURES, "ratios": RATIOS, "groups": GROUPS, "indicators": INDICATORS,
     "bands": BANDS, "open_states": OPEN_STATES, "report_lines": REPORT_LINES,
 }
 

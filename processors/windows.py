@@ -53,15 +53,16 @@ def _month_end(year: int, month: int) -> date:
     return nxt - timedelta(days=1)
 
 
-def _within_year(start: date, end: date) -> list[str]:
-    """Buckets for start..end inside one calendar year."""
-    if start == date(start.year, 1, 1) and end == date(start.year, 12, 31):
+def _within_year(start: date, end: date, complete_by: date) -> list[str]:
+    """Buckets for start..end inside one calendar year; a month or year bucket
+    only if it ends by ``complete_by``."""
+    if start == date(start.year, 1, 1) and end == date(start.year, 12, 31) and end <= complete_by:
         return [f"{start.year:04d}"]
     out: list[str] = []
     d = start
     while d <= end:
         month_end = _month_end(d.year, d.month)
-        if d.day == 1 and month_end <= end:
+        if d.day == 1 and month_end <= end and month_end <= complete_by:
             out.append(d.isoformat()[:7])
             d = month_end
         else:
@@ -72,18 +73,46 @@ def _within_year(start: date, end: date) -> list[str]:
     return out
 
 
-def buckets(start: date, end: date, years: Iterable[int]) -> list[str]:
+def buckets(start: date, end: date, years: Iterable[int], complete_by: date | None = None) -> list[str]:
     """Bucket names whose union is exactly the dates start..end (inclusive),
     restricted to ``years``, the years that hold any data (so that ``all`` and
-    prefix sums cost a handful of buckets)."""
+    prefix sums cost a handful of buckets). A month or year bucket is used only
+    if it ends by ``complete_by`` (default ``end``): month and year buckets keep
+    the as-of inputs that passed within them undated (``bucket_field``), which
+    is right only when read as of a cutoff not before their end."""
     out: list[str] = []
     if start > end:
         return out
+    complete_by = end if complete_by is None else min(end, complete_by)
     for year in sorted(y for y in set(years) if start.year <= y <= end.year):
-        out.extend(_within_year(max(start, date(year, 1, 1)), min(end, date(year, 12, 31))))
+        out.extend(_within_year(max(start, date(year, 1, 1)), min(end, date(year, 12, 31)), complete_by))
     return out
 
 
 def bucket_levels(day: str) -> tuple[str, str, str]:
     """The day, month and year buckets a cell dated ``YYYY-MM-DD`` is counted in."""
     return day, day[:7], day[:4]
+
+
+def bucket_end(bucket: str) -> str:
+    """The last local date of a day, month or year bucket, as ISO text."""
+    if len(bucket) == 10:
+        return bucket
+    if len(bucket) == 7:
+        return _month_end(int(bucket[:4]), int(bucket[5:7])).isoformat()
+    return f"{bucket}-12-31"
+
+
+def bucket_field(bucket: str, field: str, separator: str = "@") -> str:
+    """The field a cell is counted under in a bucket. An as-of input
+    ``name@D`` whose date D is not after the end of a month or year bucket is
+    kept there as plain ``name``: that bucket is only ever read as of a cutoff
+    at or after its end (``buckets``), so D <= cutoff holds for it. Day buckets
+    keep every date: they are read as of any cutoff. Most as-of instants fall
+    within days of the reception, so this keeps month and year buckets small."""
+    if len(bucket) == 10:
+        return field
+    at = field.rfind(separator)
+    if at == -1 or field[at + 1:] > bucket_end(bucket):
+        return field
+    return field[:at]

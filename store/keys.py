@@ -6,10 +6,18 @@ prepends them to every script), so renaming a key is a one-line change.
 
     {p}d:{dossier}           string "{version}|{deflated json}": the dossier's event
                              set and the contribution it last applied (store/codecs.py)
+    {p}p:{petition}          the same for a petition: its events and the record it placed
+    {p}pt:{unit}             hash petition -> its record (processors/petitions.py), read
+                             whole by the petition indicators
+    {p}asof                  sorted set of as-of instants (processors/measures.py): member
+                             JSON [name, unit, reception date, key], score = microseconds;
+                             read for today's part of running windows, pruned by the timer
     {p}a:{unit}:{bucket}     hash field -> count; bucket = YYYY-MM-DD | YYYY-MM | YYYY
     {p}units                 set of unit ids that have counters
+    {p}procedures_seen       set of procedure ids received dossiers carry (unknown ones are reported)
     {p}years                 set of years that hold any dated counter
-    {p}g                     hash of global counters: orphans, dup, ev:{type}, inv:{reason}
+    {p}g                     hash of global counters: orphans, petition_orphans, dup,
+                             ev:{type}, inv:{reason}
     {p}wm                    hash "{topic}:{partition}" -> last applied offset
     {p}applied_at            unix time of the last applied batch
     {p}seq, {p}unit_seq      change feed: a counter bumped by every batch that changes
@@ -50,6 +58,10 @@ DEFAULT_PREFIX = "chiso:"
 # name -> pattern after the prefix; ``{x}`` are the key's parameters, in order.
 PATTERNS: dict[str, str] = {
     "dossier": "d:{dossier}",
+    "petition": "p:{petition}",
+    "petitions": "pt:{unit}",
+    "asof": "asof",
+    "procedures_seen": "procedures_seen",
     "counters": "a:{unit}:{bucket}",
     "units": "units",
     "years": "years",
@@ -94,6 +106,20 @@ class Keys:
 
     def dossier(self, dossier_id: str) -> str:
         return self._key("dossier", dossier_id)
+
+    def petition(self, petition_id: str) -> str:
+        return self._key("petition", petition_id)
+
+    def petitions(self, unit: str) -> str:
+        return self._key("petitions", unit)
+
+    @property
+    def asof(self) -> str:
+        return self._key("asof")
+
+    @property
+    def procedures_seen(self) -> str:
+        return self._key("procedures_seen")
 
     def counters(self, unit: str, bucket: str) -> str:
         return self._key("counters", unit, bucket)

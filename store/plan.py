@@ -10,6 +10,8 @@ and runs ``apply.lua`` with the result.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,11 +24,24 @@ from processors.events import Event, InvalidEvent, raw_text
 from processors.facts import DossierFacts
 from processors.measures import GLOBAL_UNIT
 from processors.open_state import ALERT_STATES, open_state
+from processors.petition_update import apply_petition_events
+from processors.petitions import PETITION_ORPHANS, PetitionRules, petition_instants
+from processors.rules import CountingRules
+from processors.stake import open_info
 from processors.timeutil import iso_instant
-from processors.windows import bucket_levels
-from store.codecs import decode_dossier, encode_dossier, split_dossier
+from processors.windows import bucket_field, bucket_levels
+from store.codecs import (
+    decode_dossier,
+    decode_petition,
+    encode_dossier,
+    encode_petition,
+    encode_petition_record,
+    split_dossier,
+)
 from store.keys import watermark_field
-from store.scripts import ApplyArgs, OpenUpdate
+from store.scripts import DOSSIER, PETITION, ApplyArgs, OpenUpdate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +69,8 @@ class Plan:
     args: ApplyArgs | None  # None: nothing new (every message was applied before)
 
 
-def open_update(dossier_id: str, facts: DossierFacts, now: datetime, calendar: WorkingCalendar) -> OpenUpdate:
+def open_update(dossier_id: str, facts: DossierFacts, now: datetime, calendar: WorkingCalendar,
+                rules: CountingRules = CountingRules()) -> OpenUpdate:
     """The dossier's open state at ``now``, as ``set_open`` stores it."""
     s = open_state(facts, now, calendar)
     next_at = s.next_change_at.timestamp() if s.next_change_at is not None else None
@@ -66,25 +82,36 @@ def open_update(dossier_id: str, facts: DossierFacts, now: datetime, calendar: W
         "due_at": iso_instant(s.effective_due), "at": iso_instant(now),
         "procedure_id": facts.procedure_id, "officer_id": facts.officer,
     }) if s.state in ALERT_STATES else b""
-    return OpenUpdate(dossier_id, facts.unit, s.state, s.no_apology, s.effective_due.timestamp(), next_at, alert)
+    return OpenUpdate(dossier_id, facts.unit, s.state, s.no_apology, s.effective_due.timestamp(), next_at, alert,
+                      open_info(facts, rules).encode())
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRules:
+    """What the plan needs besides the messages: the calendar (open states,
+    petition limits) and the counting rules (what an event set contributes)."""
+
+    calendar: WorkingCalendar
+    counting: CountingRules = CountingRules()
 
 
 def build_plan(
     decoded: list[tuple[RawMessage, Event | InvalidEvent]],
     watermarks: dict[str, int],
-    blobs: dict[str, bytes | None],
-    calendar: WorkingCalendar,
+    blobs: dict[tuple[str, str], bytes | None],
+    rules: PlanRules,
     now: datetime,
     processed_at: datetime,
 ) -> Plan:
     """``watermarks``: field -> last applied offset (-1: none) for every
-    partition in the batch; ``blobs``: the stored record of every dossier in it.
+    partition in the batch; ``blobs``: the stored record of every dossier and
+    petition in it, by (kind, id) (``record_key``).
     Two clocks, both passed in: ``now`` is the domain's (open states and alerts
     are as of it; CHISO_NOW fixes it), ``processed_at`` the pipeline's own time
     (``applied_at``, ``rejected_at``), which keeps running even when ``now`` is fixed."""
     result = BatchResult()
     new_wm: dict[str, int] = dict(watermarks)
-    per_dossier: dict[str, list[Event]] = defaultdict(list)
+    per_record: dict[tuple[str, str], list[tuple[RawMessage, Event]]] = defaultdict(list)
     dead_letters: list[dict] = []
     args = ApplyArgs(applied_at=processed_at.timestamp())
     globals_delta: dict[str, int] = defaultdict(int)
@@ -97,31 +124,40 @@ def build_plan(
         if isinstance(ev, InvalidEvent):
             result.invalid += 1
             globals_delta[f"inv:{ev.reason}"] += 1
-            dead_letters.append({
-                "reason": ev.reason, "detail": ev.detail, "raw": raw_text(m.value),
-                "topic": m.topic, "partition": m.partition, "offset": m.offset,
-                "rejected_at": processed_at.isoformat(),
-            })
+            dead_letters.append(dead_letter(m, ev.reason, ev.detail, processed_at))
         else:
-            per_dossier[ev.key].append(ev)
+            per_record[record_key(ev)].append((m, ev))
 
     cells: dict[tuple[str, str, str], int] = defaultdict(int)
-    for dossier_id, events in per_dossier.items():
-        blob = blobs.get(dossier_id)
-        state = decode_dossier(blob)
-        update = apply_events(dossier_id, state, events)
-        result.duplicates += update.duplicates
-        if not update.changed:
+    for (kind, record_id), pairs in per_record.items():
+        blob = blobs.get((kind, record_id))
+        events = [ev for _, ev in pairs]
+        # One record's plan is made apart and merged only when it succeeded: a
+        # dossier or petition that cannot be applied (any exception of the
+        # domain) costs only its own new messages, dead-lettered, never the batch.
+        part, part_cells, part_globals, part_result = ApplyArgs(applied_at=0.0), defaultdict(int), defaultdict(int), BatchResult()
+        try:
+            if kind == PETITION:
+                added, duplicates = _plan_petition(record_id, blob, events, rules, part, part_globals)
+            else:
+                added, duplicates = _plan_dossier(record_id, blob, events, rules, now, part, part_cells, part_result)
+        except Exception as exc:  # noqa: BLE001 - isolate the record, keep the pipeline moving
+            log.warning("%s %s cannot be applied (%d new messages dead-lettered): %r", kind, record_id, len(pairs), exc)
+            result.invalid += len(pairs)
+            globals_delta["inv:unprocessable"] += len(pairs)
+            dead_letters.extend(dead_letter(m, "unprocessable", f"{type(exc).__name__}: {exc}", processed_at)
+                                for m, _ in pairs)
             continue
-        result.accepted += len(update.added)
-        result.updates.append(update)
-        for e in update.added:
-            globals_delta[f"ev:{e.type}"] += 1
-        args.dossiers.append((dossier_id, split_dossier(blob)[0], encode_dossier(update.state)))
-        assert update.facts is not None
-        args.open.append(open_update(dossier_id, update.facts, now, calendar))
-        for cell, n in update.delta.items():
+        args.merge(part)
+        result.updates.extend(part_result.updates)
+        for cell, n in part_cells.items():
             cells[cell] += n
+        for name, n in part_globals.items():
+            globals_delta[name] += n
+        result.duplicates += duplicates
+        result.accepted += len(added)
+        for e in added:
+            globals_delta[f"ev:{e.type}"] += 1
     # Sum the batch's cells first: many dossiers share a unit and a day, so each
     # distinct cell is expanded into its day, month and year buckets only once.
     counters: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -134,7 +170,7 @@ def build_plan(
         args.units.add(unit)
         args.years.add(day[:4])
         for bucket in bucket_levels(day):
-            counters[(unit, bucket, name)] += n
+            counters[(unit, bucket, bucket_field(bucket, name))] += n
     if result.duplicates:
         globals_delta["dup"] += result.duplicates
     args.counters = dict(counters)
@@ -144,3 +180,70 @@ def build_plan(
     if not args.watermarks:
         return Plan(result, dead_letters, None)
     return Plan(result, dead_letters, args)
+
+
+# A dead letter keeps the original value as text, cut to this many characters
+# (with its length and a hash), so that it always fits a Kafka record.
+MAX_DEAD_LETTER_RAW = 64_000
+MAX_DEAD_LETTER_DETAIL = 2_000
+
+
+def dead_letter(m: RawMessage, reason: str, detail: str, processed_at: datetime) -> dict:
+    """The DLQ record of outputs.md, bounded in size whatever the input."""
+    raw = raw_text(m.value)
+    record = {"reason": reason, "detail": detail[:MAX_DEAD_LETTER_DETAIL], "raw": raw,
+              "topic": m.topic, "partition": m.partition, "offset": m.offset,
+              "rejected_at": processed_at.isoformat()}
+    if len(raw) > MAX_DEAD_LETTER_RAW:
+        record["raw"] = raw[:MAX_DEAD_LETTER_RAW]
+        record["raw_truncated"] = True
+        record["raw_length"] = len(m.value or b"")
+        record["raw_sha256"] = hashlib.sha256(m.value or b"").hexdigest()
+    return record
+
+
+def record_key(ev: Event) -> tuple[str, str]:
+    """Where an event's subject is stored: (kind, id)."""
+    return (PETITION if ev.is_petition else DOSSIER, ev.key)
+
+
+def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rules: PlanRules, now: datetime,
+                  args: ApplyArgs, cells: dict[tuple[str, str, str], int],
+                  result: BatchResult) -> tuple[tuple[Event, ...], int]:
+    state = decode_dossier(blob)
+    update = apply_events(dossier_id, state, events, rules.counting)
+    if not update.changed:
+        return (), update.duplicates
+    result.updates.append(update)
+    args.records.append((DOSSIER, dossier_id, split_dossier(blob)[0], encode_dossier(update.state)))
+    assert update.facts is not None
+    args.open.append(open_update(dossier_id, update.facts, now, rules.calendar, rules.counting))
+    if update.facts.procedure_id is not None:
+        args.procedures.add(update.facts.procedure_id)
+    for cell, n in update.delta.items():
+        cells[cell] += n
+    args.asof_removed.extend(update.instants_removed)
+    args.asof_added.extend(update.instants_added)
+    return update.added, update.duplicates
+
+
+def _plan_petition(petition_id: str, blob: bytes | None, events: list[Event], rules: PlanRules,
+                   args: ApplyArgs, globals_delta: dict[str, int]) -> tuple[tuple[Event, ...], int]:
+    state = decode_petition(blob)
+    update = apply_petition_events(petition_id, state, events, rules.calendar,
+                                   PetitionRules(rules.counting.petition_working_days))
+    if not update.changed:
+        return (), update.duplicates
+    args.records.append((PETITION, petition_id, split_dossier(blob)[0], encode_petition(update.state)))
+    if update.removed is not None:
+        args.petitions_removed.append((update.removed[0], petition_id))
+    if update.state.placed is not None:
+        unit, record = update.state.placed
+        args.petitions_placed.append((unit, petition_id, encode_petition_record(record)))
+        args.units.add(unit)
+    old, new = petition_instants(state.placed), petition_instants(update.state.placed)
+    args.asof_removed.extend(m for m in old if m not in new)
+    args.asof_added.extend((m, t) for m, t in new.items() if old.get(m) != t)
+    if update.orphans_delta:
+        globals_delta[PETITION_ORPHANS] += update.orphans_delta
+    return update.added, update.duplicates

@@ -16,8 +16,10 @@ import redis
 
 from processors.dossier_update import DossierState
 from processors.open_state import STATES
+from processors.petitions import PetitionRecord
+from processors.stake import OpenInfo
 from processors.windows import MAX_DATE, MIN_DATE, buckets
-from store.codecs import decode_dossier, decode_open_record
+from store.codecs import decode_dossier, decode_open_info, decode_open_record, decode_petition_record
 from store.keys import Keys
 from store.scripts import script
 
@@ -35,15 +37,18 @@ class Store:
         self._sum_windows = client.register_script(script("sum_windows"))
         self._open_counts = client.register_script(script("open_counts"))
 
-    def window_sums(self, units: list[str], ranges: list[tuple[date, date]]) -> dict[str, list[Counter[str]]]:
+    def window_sums(self, units: list[str], ranges: list[tuple[date, date]],
+                    cutoffs: list[date] | None = None) -> dict[str, list[Counter[str]]]:
         """Per unit, the counters summed over each (start, end) range, computed
-        in Redis from the union of the ranges' buckets."""
+        in Redis from the union of the ranges' buckets, as-of fields reduced at
+        each range's cutoff (processors/asof.py; default: the range's end)."""
         years = self.years()
         plan: dict[str, list[int]] = {}
-        for wi, (start, end) in enumerate(ranges):
-            for b in buckets(start, end, years):
+        cuts = cutoffs if cutoffs is not None else [end for _, end in ranges]
+        for wi, ((start, end), cut) in enumerate(zip(ranges, cuts)):
+            for b in buckets(start, end, years, cut):
                 plan.setdefault(b, []).append(wi)
-        head: list = [self.k.prefix, len(ranges), len(plan)]
+        head: list = [self.k.prefix, len(ranges), *(c.isoformat() for c in cuts), len(plan)]
         for b, ws in plan.items():
             head += [b, len(ws), *ws]
         out: dict[str, list[Counter[str]]] = {}
@@ -79,6 +84,25 @@ class Store:
             pipe.zrange(self.k.open_set(u, state), 0, -1)
         return [m.decode() for members in pipe.execute() for m in members]
 
+    def open_with_info(self, units: list[str], states: tuple[str, ...]) -> list[tuple[str, float, str, OpenInfo]]:
+        """The open dossiers of the units in those states, with their effective
+        due (the sets' score) and their OpenInfo: (dossier, due, unit, info)."""
+        pipe = self.r.pipeline(transaction=False)
+        for u in units:
+            for state in states:
+                pipe.zrange(self.k.open_set(u, state), 0, -1, withscores=True)
+        members = [(m.decode(), score) for got in pipe.execute() for m, score in got]
+        out = []
+        for i in range(0, len(members), 1000):
+            chunk = members[i:i + 1000]
+            for (d, score), raw in zip(chunk, self.r.hmget(self.k.open, [d for d, _ in chunk])):
+                if raw is None:
+                    continue
+                unit, _state, info = decode_open_info(raw)
+                if info is not None:
+                    out.append((d, score, unit, info))
+        return out
+
     def due_transitions(self, now: datetime) -> list[str]:
         """Dossiers whose state may have changed by ``now`` but were not moved yet."""
         return [m.decode() for m in self.r.zrangebyscore(self.k.timer, "-inf", now.timestamp())]
@@ -95,6 +119,25 @@ class Store:
             return {}
         blobs = self.r.mget([self.k.dossier(d) for d in dossier_ids])
         return {d: decode_dossier(b) for d, b in zip(dossier_ids, blobs) if b}
+
+    def asof_between(self, after_us: int, until_us: int) -> list[bytes]:
+        """The as-of instants in (after, until] (microseconds), as members."""
+        if until_us <= after_us:
+            return []
+        return self.r.zrangebyscore(self.k.asof, f"({after_us}", until_us)
+
+    def petition_records(self, units: list[str]) -> dict[str, list[PetitionRecord]]:
+        """Per unit, the records of its petitions (processors/petitions.py)."""
+        if not units:
+            return {}
+        pipe = self.r.pipeline(transaction=False)
+        for u in units:
+            pipe.hvals(self.k.petitions(u))
+        return {u: [decode_petition_record(v) for v in values]
+                for u, values in zip(units, pipe.execute()) if values}
+
+    def procedures_seen(self) -> set[str]:
+        return {p.decode() for p in self.r.smembers(self.k.procedures_seen)}
 
     def years(self) -> list[int]:
         return sorted(int(y) for y in self.r.smembers(self.k.years))

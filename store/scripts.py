@@ -42,11 +42,15 @@ class OpenUpdate:
     score: float
     next_at: float | None
     alert: bytes
+    info: str = ""  # OpenInfo.encode(): what the points at stake read per open dossier
 
     def argv(self) -> list:
         next_at = f"{self.next_at:.6f}" if self.next_at is not None else ""
         return [self.dossier_id, self.unit, self.state, "1" if self.no_apology else "0",
-                f"{self.score:.6f}", next_at, self.alert]
+                f"{self.score:.6f}", next_at, self.alert, self.info]
+
+
+DOSSIER, PETITION = "d", "p"  # record kinds: store/keys.py dossier / petition
 
 
 @dataclass(slots=True)
@@ -55,20 +59,37 @@ class ApplyArgs:
 
     applied_at: float
     watermarks: list[tuple[str, int, int]] = field(default_factory=list)    # field, expected, new
-    dossiers: list[tuple[str, int, bytes]] = field(default_factory=list)    # id, expected version, blob
+    records: list[tuple[str, str, int, bytes]] = field(default_factory=list)  # kind, id, expected version, blob
     counters: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (unit, bucket, field) -> delta
     globals: dict[str, int] = field(default_factory=dict)                   # field -> delta
     units: set[str] = field(default_factory=set)
     years: set[str] = field(default_factory=set)
     open: list[OpenUpdate] = field(default_factory=list)
+    asof_removed: list[bytes] = field(default_factory=list)                 # members
+    asof_added: list[tuple[bytes, int]] = field(default_factory=list)       # (member, microseconds)
+    petitions_removed: list[tuple[str, str]] = field(default_factory=list)  # (unit, petition)
+    petitions_placed: list[tuple[str, str, bytes]] = field(default_factory=list)  # (unit, petition, record)
+    procedures: set[str] = field(default_factory=set)                       # procedure ids seen
+
+    def merge(self, part: ApplyArgs) -> None:
+        """Add what one record's plan writes (records, open states, instants,
+        petitions, procedures; counters are summed by the plan itself)."""
+        self.records += part.records
+        self.open += part.open
+        self.asof_removed += part.asof_removed
+        self.asof_added += part.asof_added
+        self.petitions_removed += part.petitions_removed
+        self.petitions_placed += part.petitions_placed
+        self.procedures |= part.procedures
+        self.units |= part.units
 
     def argv(self, prefix: str) -> list:
         args: list = [prefix, f"{self.applied_at:.3f}", len(self.watermarks)]
         for f, expected, new in self.watermarks:
             args += [f, str(expected), str(new)]
-        args.append(len(self.dossiers))
-        for dossier_id, version, blob in self.dossiers:
-            args += [dossier_id, str(version), blob]
+        args.append(len(self.records))
+        for kind, record_id, version, blob in self.records:
+            args += [kind, record_id, str(version), blob]
         counters = [(k, n) for k, n in self.counters.items() if n]
         args.append(len(counters))
         for (unit, bucket, name), n in counters:
@@ -84,6 +105,19 @@ class ApplyArgs:
         args.append(len(self.open))
         for update in self.open:
             args += update.argv()
+        args.append(len(self.asof_removed))
+        args += self.asof_removed
+        args.append(len(self.asof_added))
+        for member, us in self.asof_added:
+            args += [us, member]
+        args.append(len(self.petitions_removed))
+        for unit, petition_id in self.petitions_removed:
+            args += [unit, petition_id]
+        args.append(len(self.petitions_placed))
+        for unit, petition_id, record in self.petitions_placed:
+            args += [unit, petition_id, record]
+        args.append(len(self.procedures))
+        args += sorted(self.procedures)
         return args
 
 

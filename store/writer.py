@@ -24,11 +24,10 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
-from processors.calendar import WorkingCalendar
 from processors.events import Event, InvalidEvent, decode_event
 from store.keys import Keys, watermark_field
-from store.plan import BatchResult, Plan, RawMessage, build_plan
-from store.scripts import script
+from store.plan import BatchResult, Plan, PlanRules, RawMessage, build_plan, record_key
+from store.scripts import PETITION, script
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +37,12 @@ SendDeadLetters = Callable[[list[dict]], Awaitable[None]]
 class BatchApplier:
     def __init__(
         self, redis: aioredis.Redis, keys: Keys, send_dead_letters: SendDeadLetters,
-        calendar: WorkingCalendar, now: Callable[[], datetime],
+        rules: PlanRules, now: Callable[[], datetime],
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.send_dead_letters = send_dead_letters
-        self.calendar = calendar
+        self.rules = rules
         self.now = now
         self._script = redis.register_script(script("apply"))
 
@@ -70,12 +69,12 @@ class BatchApplier:
     async def _plan(self, decoded: list[tuple[RawMessage, Event | InvalidEvent]]) -> Plan:
         k = self.keys
         wm_fields = sorted({watermark_field(m.topic, m.partition) for m, _ in decoded})
-        dossier_ids = sorted({ev.key for _, ev in decoded if isinstance(ev, Event)})
+        records = sorted({record_key(ev) for _, ev in decoded if isinstance(ev, Event)})
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hmget(k.watermarks, wm_fields)
-            for d in dossier_ids:
-                pipe.get(k.dossier(d))
+            for kind, record_id in records:
+                pipe.get(k.petition(record_id) if kind == PETITION else k.dossier(record_id))
             replies = await pipe.execute()
         watermarks = {f: int(v) if v is not None else -1 for f, v in zip(wm_fields, replies[0])}
-        blobs = dict(zip(dossier_ids, replies[1:]))
-        return build_plan(decoded, watermarks, blobs, self.calendar, self.now(), datetime.now(UTC))
+        blobs = dict(zip(records, replies[1:]))
+        return build_plan(decoded, watermarks, blobs, self.rules, self.now(), datetime.now(UTC))

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from processors.calendar import WorkingCalendar
 from store.keys import Keys
-from store.plan import RawMessage
+from store.plan import PlanRules, RawMessage
 from store.timer import DeadlineTimer
 from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
@@ -51,7 +51,7 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
 
     @app.agent(events, name="apply-dossier-events")
     async def apply_dossier_events(stream: faust.Stream) -> None:
-        applier = BatchApplier(redis_client(), keys, send_dead_letters, calendar, now)
+        applier = BatchApplier(redis_client(), keys, send_dead_letters, PlanRules(calendar, config.counting), now)
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
             messages = [
                 RawMessage(e.message.topic, e.message.partition, e.message.offset, e.message.value)
@@ -62,11 +62,12 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
     @app.timer(interval=1.0, name="deadlines")
     async def deadlines() -> None:
         if "timer" not in parts:
-            parts["timer"] = DeadlineTimer(redis_client(), keys, calendar, now)
+            parts["timer"] = DeadlineTimer(redis_client(), keys, calendar, now, rules=config.counting)
             parts["publisher"] = AlertPublisher(redis_client(), keys, config.kafka, config.topics.alerts,
                                                 config.topics.events)
         try:
             await parts["timer"].tick()
+            await parts["timer"].prune_asof()
             await parts["publisher"].run_once()
         except Exception:  # noqa: BLE001 - the next tick retries; state is in Redis
             log.exception("deadline tick failed")

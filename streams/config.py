@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from processors.calendar import CalendarConfig
+from processors.rules import CountingRules
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,4 @@ class WorkerConfig:
     batch_within_s: float
     session_timeout_s: float
     calendar: CalendarConfig
+    counting: CountingRules

@@ -6,8 +6,12 @@ The watermark comes from Redis (store/writer.py), so "no lag" means every
 message's effects are in Redis. The end offset is not trusted as the broker
 reports it: the embedded broker (Tansu) answers ListOffsets(latest) with the
 start of the last record batch, which would hide up to one batch of unapplied
-events. So we seek to the reported end and fetch: the position reached by
-fetching is the true end on any broker (on a real Kafka the fetch is empty).
+events. Every fetch response, however, carries the partition's high watermark,
+which is the true end on any broker (measured on Tansu: 5,000 against a reported
+4,993). So a probe fetches each partition until it holds a high watermark from a
+fetch *requested after the probe began*: the second response processed after
+that instant (the first may answer a request sent before it). No answer within
+the timeout is "end unknown", never "no lag": readiness must be conclusive.
 """
 
 from __future__ import annotations
@@ -23,11 +27,17 @@ from store.keys import watermark_field
 log = logging.getLogger(__name__)
 
 
+class EndUnknown(RuntimeError):
+    """The topic's true end could not be established (missing topic, no fresh
+    fetch answer in time): not ready, whatever Redis holds."""
+
+
 class LagProbe:
-    def __init__(self, bootstrap: str, topic: str, cache_s: float = 1.0) -> None:
+    def __init__(self, bootstrap: str, topic: str, cache_s: float = 1.0, timeout_s: float = 10.0) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.cache_s = cache_s
+        self.timeout_s = timeout_s
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
         self._cached: tuple[float, dict[int, tuple[int, int]]] | None = None
@@ -63,28 +73,34 @@ class LagProbe:
 
     async def _measure(self) -> dict[int, tuple[int, int]]:
         consumer = await self._client()
+        await consumer.topics()  # fresh metadata: a topic created since is seen
         partitions = consumer.partitions_for_topic(self.topic)
         if not partitions:
-            await consumer.topics()  # refresh metadata
-            partitions = consumer.partitions_for_topic(self.topic) or set()
+            raise EndUnknown(f"topic {self.topic} does not exist (or has no partitions)")
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        if not tps:
-            return {}
         consumer.assign(tps)
         begins = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
-        true_end = dict(ends)
         for tp in tps:
-            consumer.seek(tp, ends[tp])
-        # Read on from the reported end; bounded, so a busy producer cannot keep us here.
-        for _ in range(20):
-            got = await consumer.getmany(timeout_ms=100, max_records=10000)
-            if not got:
-                break
-            for tp, records in got.items():
-                if records:
-                    true_end[tp] = max(true_end[tp], records[-1].offset + 1)
-        return {tp.partition: (begins[tp], true_end[tp]) for tp in tps}
+            consumer.seek(tp, ends[tp])  # from the reported end: at most a batch to read
+        started_ms = int(1000 * time.time())
+        first: dict[TopicPartition, int] = {}  # first fresh answer's time, per partition
+        fresh: dict[TopicPartition, int] = {}  # true end, from an answer requested after started_ms
+        deadline = time.monotonic() + self.timeout_s
+        while len(fresh) < len(tps):
+            if time.monotonic() > deadline:
+                missing = sorted(tp.partition for tp in tps if tp not in fresh)
+                raise EndUnknown(f"no fetch answer from partitions {missing} of {self.topic} in {self.timeout_s:g}s")
+            await consumer.getmany(*[tp for tp in tps if tp not in fresh], timeout_ms=100, max_records=10000)
+            for tp in tps:
+                at = consumer.last_poll_timestamp(tp)
+                if tp in fresh or at is None or at < started_ms:
+                    continue
+                if tp not in first:
+                    first[tp] = at
+                elif at > first[tp]:
+                    fresh[tp] = consumer.highwater(tp)
+        return {tp.partition: (begins[tp], max(fresh[tp], ends[tp])) for tp in tps}
 
 
 def lag_by_partition(

@@ -18,6 +18,8 @@ TYPES = (
     "synced", "apology_issued", "complaint", "received",
 )
 ZONES = (timezone(timedelta(hours=7)), UTC, timezone(timedelta(hours=-5)))
+# Procedure ids of tests/data/procedures-test.csv, and one the catalogue lacks.
+PROCEDURES = ("1.001193", "2.000815", "1.001612", "2.001583", "9.999999")
 BASE = datetime(2024, 3, 14, 8, 0, tzinfo=timezone(timedelta(hours=7)))
 
 
@@ -82,13 +84,15 @@ def dossier_events(rng: Chooser, dossier_id: str, max_extra: int = 8) -> list[di
         return e
 
     def received(at: datetime) -> dict:
-        return ev("received", at, unit_id=rng.choice(UNITS), procedure_id=rng.choice(("1.009994", "2.000488")),
+        return ev("received", at, unit_id=rng.choice(UNITS), procedure_id=rng.choice(PROCEDURES),
                   channel=rng.choice(("online", "direct", "postal")),
                   online_service=rng.choice(("full", "partial", "none")),
                   due_at=_at(rng, at + timedelta(hours=rng.choice((4, 20, 30, 50, 80)))),
                   **({"fee_required": rng.random() < 0.5} if rng.random() < 0.8 else {}),
                   **({"digitized": rng.random() < 0.6} if rng.random() < 0.8 else {}),
-                  **({"officer_id": "o-r"} if rng.random() < 0.3 else {}))
+                  **({"officer_id": "o-r"} if rng.random() < 0.3 else {}),
+                  **{flag: rng.random() < 0.5 for flag in ("reused_data", "personal_store", "citizen_data")
+                     if rng.random() < 0.7})
 
     if rng.random() < 0.92:
         evs.append(received(t0))
@@ -98,8 +102,8 @@ def dossier_events(rng: Chooser, dossier_id: str, max_extra: int = 8) -> list[di
         dues = [e["due_at"] for e in evs if "due_at" in e]
         if rng.random() < 0.1 and evs:
             at = datetime.fromisoformat(rng.choice(evs)["occurred_at"])
-        elif rng.random() < 0.2 and dues:  # exactly at a deadline: the boundary cases
-            at = datetime.fromisoformat(rng.choice(dues))
+        elif rng.random() < 0.2 and dues:  # at a deadline or just after: the boundary cases
+            at = datetime.fromisoformat(rng.choice(dues)) + rng.choice((timedelta(0), timedelta(microseconds=1)))
         else:
             at = t0 + timedelta(hours=rng.randrange(-12, 5 * 24))
         extra: dict = {}
@@ -125,6 +129,42 @@ def dossier_events(rng: Chooser, dossier_id: str, max_extra: int = 8) -> list[di
     return evs
 
 
+def petition_events(rng: Chooser, petition_id: str) -> list[dict]:
+    """One petition's messy history: sometimes no reception, answers before or
+    after the limit, ratings, reopenings, ties."""
+    t0 = BASE + timedelta(hours=rng.randrange(0, 6 * 24))
+    evs: list[dict] = []
+
+    def ev(kind: str, at: datetime, **extra) -> None:
+        evs.append({"event_id": f"{petition_id}-{len(evs) + 1}", "petition_id": petition_id, "type": kind,
+                    "occurred_at": _at(rng, at), "source": "test", **extra})
+
+    if rng.random() < 0.9:
+        extra = {"unit_id": rng.choice(UNITS)}
+        if rng.random() < 0.5:
+            extra["due_at"] = _at(rng, t0 + timedelta(hours=rng.choice((5, 30, 70, 200))))
+        if rng.random() < 0.5:
+            extra["category"] = rng.choice(("procedure", "staff"))
+        ev("petition_received", t0, **extra)
+    for _ in range(rng.randrange(0, 4)):
+        kind = rng.choice(("petition_resolved", "petition_rated", "petition_reopened"))
+        at = t0 + timedelta(hours=rng.randrange(-10, 30 * 24))
+        if kind == "petition_rated":
+            ev(kind, at, rating=rng.choice(("very_satisfied", "satisfied", "dissatisfied")))
+        else:
+            ev(kind, at)
+    return evs
+
+
+@st.composite
+def petitions(draw: Any, max_petitions: int = 6) -> list[dict]:
+    n = draw(st.integers(0, max_petitions))
+    out: list[dict] = []
+    for i in range(n):
+        out.extend(petition_events(Drawn(draw), f"P{i:05d}"))
+    return out
+
+
 def history(seed: int, dossiers: int, max_extra: int = 8) -> list[dict]:
     rng = random.Random(seed)
     out: list[dict] = []
@@ -143,4 +183,20 @@ INVALID_SAMPLES: dict[str, bytes] = {
     "bad_value": b'{"event_id":"bad-4","dossier_id":"X","type":"rated","occurred_at":"2024-03-15T08:00:00+07:00","rating":"meh"}',
     "bad_length": b'{"event_id":"","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00+07:00"}',
     "bad_datetime": b'{"event_id":"bad-6","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00"}',
+    "out_of_range": b'{"event_id":"bad-7","dossier_id":"X","type":"resolved","occurred_at":"9999-12-31T17:00:00Z"}',
 }
+
+# Messages that once stopped the whole pipeline (issue #12), each with the reason it
+# must now be dead-lettered for.
+POISON: list[tuple[bytes, str]] = [
+    (b'{"event_id":"p-1","dossier_id":"P1","type":"received","occurred_at":"0001-01-01T00:00:00+07:00",'
+     b'"unit_id":"dng-sxd","procedure_id":"1","channel":"online","online_service":"full",'
+     b'"due_at":"2024-03-20T17:00:00+07:00"}', "out_of_range"),
+    (b'{"event_id":"p-2","dossier_id":"D13-00001","type":"due_changed","occurred_at":"2024-03-15T08:00:00+07:00",'
+     b'"due_at":"9999-12-31T20:00:00Z"}', "out_of_range"),
+    (b'{"event_id":"p-3","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00+14:60"}', "bad_datetime"),
+    # 180 kB of raw NUL bytes: 1 MB once escaped in a dead letter
+    (b'{"event_id":"p-4","dossier_id":"X","type":"synced","unknown":"' + b"\x00" * 180_000 + b'"}', "not_json"),
+    (b'{"event_id":"' + b"x" * 900_000 + b'","dossier_id":"X","type":"synced","occurred_at":"2024-03-15T08:00:00+07:00"}',
+     "bad_length"),
+]

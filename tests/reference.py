@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from fractions import Fraction
 
 VN = timezone(timedelta(hours=7))
 ENDS = ("resolved", "withdrawn", "rejected", "stopped")
@@ -168,9 +169,11 @@ class RefDossier:
 
 
 def group(events: Iterable[dict]) -> dict[str, RefDossier]:
+    """The dossiers' events by dossier (petition events are not a dossier's)."""
     by: dict[str, list[dict]] = {}
     for e in events:
-        by.setdefault(e["dossier_id"], []).append(e)
+        if not e["type"].startswith("petition_"):
+            by.setdefault(e["dossier_id"], []).append(e)
     return {d: RefDossier.of(evs) for d, evs in by.items()}
 
 
@@ -203,9 +206,10 @@ def ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
-def index_of(m: dict[str, int]) -> dict:
+def ratios_of(m: dict[str, int]) -> dict[str, float | None]:
+    """kpis.md §3: the operational ratios."""
     g = m.get
-    ratios = {
+    return {
         "on_time": ratio(g("resolved_early", 0) + g("resolved_on_time", 0), g("resolved", 0)),
         "early": ratio(g("resolved_early", 0), g("resolved", 0)),
         "online": ratio(g("received_online_eligible_online", 0), g("received_online_eligible", 0)),
@@ -215,20 +219,6 @@ def index_of(m: dict[str, int]) -> dict:
         "satisfaction": ratio(g("rated_satisfied", 0), g("rated", 0)),
         "sync": ratio(g("received_synced", 0), g("received", 0)),
     }
-    dig = [x for x in (ratios["digitization"], ratios["e_result"]) if x is not None]
-    groups = {
-        "transparency": (18, ratios["sync"]), "timeliness": (20, ratios["on_time"]),
-        "online_service": (12, ratios["online"]), "online_payment": (10, ratios["online_payment"]),
-        "satisfaction": (18, ratios["satisfaction"]),
-        "digitization": (22, sum(dig) / len(dig) if dig else None),
-    }
-    points = {k: (mx * v if v is not None else None) for k, (mx, v) in groups.items()}
-    present = [k for k, (mx, v) in groups.items() if v is not None]
-    score = 100 * sum(points[k] for k in present) / sum(groups[k][0] for k in present) if present else None
-    band = None
-    if score is not None:
-        band = "excellent" if score >= 90 else "good" if score >= 80 else "fair" if score >= 70 else "average" if score >= 50 else "weak"
-    return {"ratios": ratios, "score": score, "band": band, "groups": points}
 
 
 def open_state(d: RefDossier, now: datetime, working_time_s, threshold_s: float) -> tuple[str | None, bool]:
@@ -248,3 +238,250 @@ def open_state(d: RefDossier, now: datetime, working_time_s, threshold_s: float)
     if working_time_s(now, eff) <= threshold_s:
         return "nearing_due", False
     return "not_due", False
+
+
+# -- index.md, read literally -------------------------------------------------------
+#
+# Written from index.md without looking at processors/: lateness by checking the
+# rules at the instants where they can first hold, every indicator by walking
+# every dossier, petition and procedure.
+
+US = timedelta(microseconds=1)
+INDEX = {  # code: (group, max, threshold, points on a zero denominator)
+    "publish_on_time": ("transparency", 6, 1, None),
+    "public_update_on_time": ("transparency", 4, 1, None),
+    "public_content_full": ("transparency", 2, 1, None),
+    "dossier_sync": ("transparency", 6, 1, None),
+    "dossier_on_time": ("timeliness", 20, 1, 0),
+    "online_catalogue": ("online_service", 2, Fraction(8, 10), 0),
+    "online_service_used": ("online_service", 4, 1, 0),
+    "online_channel": ("online_service", 6, Fraction(5, 10), 0),
+    "online_paid_dossiers": ("online_payment", 6, 1, 0),
+    "online_paid_procedures": ("online_payment", 2, Fraction(8, 10), 0),
+    "fee_data_procedures": ("online_payment", 2, Fraction(8, 10), 0),
+    "dossier_satisfaction": ("satisfaction", 6, Fraction(9, 10), 0),
+    "petition_on_time": ("satisfaction", 6, 1, 6),
+    "petition_satisfaction": ("satisfaction", 6, 1, 6),
+    "original_result": ("digitization", 6, 1, None),
+    "digitized_with_result": ("digitization", 4, 1, None),
+    "reused_data": ("digitization", 2, Fraction(8, 10), None),
+    "personal_store": ("digitization", 4, 1, None),
+    "citizen_data_dossiers": ("digitization", 2, 1, None),
+    "citizen_data_procedures": ("digitization", 2, 1, 0),
+    "e_certified_copy": ("digitization", 2, 1, None),
+}
+
+
+def ref_clock(d: RefDossier, t: datetime) -> tuple[datetime, datetime | None, str | None]:
+    """(due, paused_since, what paused it) walking the events after R and before
+    T that occurred at or before t."""
+    ri, r = d.first("received")
+    ti, _ = d.first(*ENDS)
+    due, paused, kind = instant(r["due_at"]), None, None
+    for e in d.events[ri + 1: ti if ti is not None else len(d.events)]:
+        at = instant(e["occurred_at"])
+        if at > t:
+            continue
+        k = e["type"]
+        if k in ("supplement_requested", "paused") and paused is None:
+            paused, kind = at, k
+        elif k in ("supplement_received", "resumed") and paused is not None:
+            due = instant(e["due_at"]) if e.get("due_at") else due + (at - paused)
+            paused, kind = None, None
+        elif k == "due_changed" and paused is None and at <= due:
+            due = instant(e["due_at"])
+    return due, paused, kind
+
+
+def ref_late(d: RefDossier, x: datetime, second_supplement: bool = True) -> bool:
+    """index.md §2: late as of x."""
+    r = d.r
+    ra = instant(r["occurred_at"])
+    if x < ra:
+        return False
+    ri, _ = d.first("received")
+    ti, t = d.first(*ENDS)
+    ta = instant(t["occurred_at"]) if t is not None else None
+    if second_supplement:
+        requests = [e for e in d.events[ri + 1: ti if ti is not None else len(d.events)]
+                    if e["type"] == "supplement_requested" and instant(e["occurred_at"]) <= x]
+        if len(requests) >= 2:
+            return True
+    # Rule 1: ended at t <= x, after its effective due at t.
+    if ta is not None and ra <= ta <= x:
+        due, paused, _ = ref_clock(d, ta)
+        if ta > (due if paused is None else due + (ta - paused)):
+            return True
+    # Rules 2 and 3 can first hold at the reception, at an event, just before one, or at x.
+    points = {x, ra}
+    for e in d.events:
+        at = instant(e["occurred_at"])
+        if ra < at <= x:
+            points.update((at, at - US))
+    for p in points:
+        if p < ra or p > x:
+            continue
+        ended = ta is not None and ta <= p
+        due, paused, kind = ref_clock(d, p)
+        if not ended and paused is None and p > due:
+            return True
+        if not ended and paused is not None and kind == "supplement_requested" and paused > due:
+            return True
+    return False
+
+
+def ref_first(d: RefDossier, kind: str) -> dict | None:
+    return d.first(kind)[1]
+
+
+def ref_by(at_text: str | None, x: datetime) -> bool:
+    return at_text is not None and instant(at_text) <= x
+
+
+def petition_events_of(events: Iterable[dict]) -> dict[str, list[dict]]:
+    by: dict[str, list[dict]] = {}
+    for e in events:
+        if e["type"].startswith("petition_"):
+            by.setdefault(e["petition_id"], []).append(e)
+    return by
+
+
+@dataclass
+class RefPetition:
+    events: list[dict]
+
+    @classmethod
+    def of(cls, events: Iterable[dict]) -> RefPetition:
+        return cls(RefDossier.of(events).events)
+
+    def first(self, kind: str) -> dict | None:
+        return next((e for e in self.events if e["type"] == kind), None)
+
+    def limit(self, appointment) -> datetime:
+        r = self.first("petition_received")
+        return instant(r["due_at"]) if r.get("due_at") else appointment(instant(r["occurred_at"]))
+
+    def handled_late(self, x: datetime, appointment) -> bool:
+        """index.md: in time when answered at or before its limit, or unanswered
+        with the limit not passed at x; otherwise late."""
+        answer = self.first("petition_resolved")
+        limit = self.limit(appointment)
+        if answer is not None and instant(answer["occurred_at"]) <= x:
+            return instant(answer["occurred_at"]) > limit
+        return x > limit
+
+
+def ref_points(code: str, num: int | None, den: int | None, share: Fraction | None = None) -> tuple:
+    group, mx, threshold, den0 = INDEX[code]
+    if share is not None:
+        ratio = share
+    elif den:
+        ratio = Fraction(num, den)
+    else:
+        ratio = None
+    points = (None if den0 is None else Fraction(den0)) if ratio is None else mx * min(Fraction(1), ratio / threshold)
+    return num, den, ratio, points
+
+
+def ref_round(v: Fraction) -> Fraction:
+    return Fraction(int(v * 100 + Fraction(1, 2)), 100)
+
+
+def ref_index(dossiers: dict[str, RefDossier], petitions: dict[str, RefPetition], procedures: dict[str, dict],
+              units: set[str], root: bool, first: date, last: date, x: datetime, appointment,
+              root_only_catalogue: bool = True, e_copy: Fraction = Fraction(1)) -> dict:
+    """Every indicator of index.md §3 for the dossiers and petitions of ``units``
+    over the local dates first..last, as of x. ``procedures``: id -> {online,
+    fee, citizen, decided_on, published_on_time, public_on_time, content_complete,
+    units (the unit ids it applies to)}."""
+    dates = dates_between(first, last)
+    mine = [d for d in dossiers.values() if d.r is not None and d.r["unit_id"] in units
+            and ldate(instant(d.r["occurred_at"])) in dates]
+    n = len(mine)
+
+    def count(pred) -> int:
+        return sum(1 for d in mine if pred(d))
+
+    def first_is(d: RefDossier, kind: str, pred) -> bool:
+        e = ref_first(d, kind)
+        return e is not None and ref_by(e["occurred_at"], x) and pred(e)
+
+    def e_result(d: RefDossier) -> bool:
+        t = d.t
+        return t is not None and t["type"] == "resolved" and bool(t.get("result_electronic")) and ref_by(t["occurred_at"], x)
+
+    def paid_online(d: RefDossier) -> bool:
+        return first_is(d, "paid", lambda e: e["method"] == "online")
+
+    def satisfied(d: RefDossier) -> bool:
+        return not (ref_late(d, x) or first_is(d, "rated", lambda e: e["rating"] == "dissatisfied")
+                    or any(e["type"] == "complaint" and ref_by(e["occurred_at"], x) for e in d.events))
+
+    def procs(pred) -> set[str]:
+        return {p for p, v in procedures.items() if pred(v) and v["units"] & units}
+
+    def active(pred, dossier_pred) -> tuple[int, int]:
+        den = procs(pred)
+        num = {d.r["procedure_id"] for d in mine
+               if d.r["procedure_id"] in den and d.r["unit_id"] in procedures[d.r["procedure_id"]]["units"]
+               and dossier_pred(d)}
+        return len(num), len(den)
+
+    decided = [v for v in procedures.values() if v["decided_on"] is not None and first <= v["decided_on"] <= last]
+    catalogue = procedures.values() if root else [procedures[p] for p in procs(lambda v: True)]
+    pets = [p for p in petitions.values() if p.first("petition_received") is not None
+            and p.first("petition_received")["unit_id"] in units]
+
+    def received_in(p: RefPetition) -> bool:
+        return ldate(instant(p.first("petition_received")["occurred_at"])) in dates
+
+    def answered_in(p: RefPetition) -> bool:
+        a = p.first("petition_resolved")
+        return a is not None and ref_by(a["occurred_at"], x) and ldate(instant(a["occurred_at"])) in dates
+
+    handled = [p for p in pets if received_in(p) or answered_in(p)]
+    received_pets = [p for p in pets if received_in(p)]
+
+    def unhappy(p: RefPetition) -> bool:
+        rated = p.first("petition_rated")
+        return (p.handled_late(x, appointment)
+                or (rated is not None and rated["rating"] == "dissatisfied" and ref_by(rated["occurred_at"], x))
+                or any(e["type"] == "petition_reopened" and ref_by(e["occurred_at"], x) for e in p.events))
+
+    fee_dossiers = [d for d in mine if d.r.get("fee_required")]
+    out = {
+        "publish_on_time": ref_points("publish_on_time", sum(v["published_on_time"] for v in decided), len(decided)),
+        "public_update_on_time": ref_points("public_update_on_time", sum(v["public_on_time"] for v in decided), len(decided)),
+        "public_content_full": ref_points("public_content_full", sum(v["content_complete"] for v in procedures.values()), len(procedures)),
+        "dossier_sync": ref_points("dossier_sync", count(lambda d: any(e["type"] == "synced" and ref_by(e["occurred_at"], x) for e in d.events)), n),
+        "dossier_on_time": ref_points("dossier_on_time", count(lambda d: not ref_late(d, x)), n),
+        "online_catalogue": ref_points("online_catalogue", sum(v["online"] for v in catalogue), len(catalogue)),
+        "online_service_used": ref_points("online_service_used", *active(lambda v: v["online"], lambda d: d.r["channel"] == "online")),
+        "online_channel": ref_points("online_channel", count(lambda d: d.r["channel"] == "online"), n),
+        "online_paid_dossiers": ref_points("online_paid_dossiers", sum(1 for d in fee_dossiers if paid_online(d)), len(fee_dossiers)),
+        "online_paid_procedures": ref_points("online_paid_procedures", *active(lambda v: v["fee"], paid_online)),
+        "fee_data_procedures": ref_points("fee_data_procedures", *active(lambda v: v["fee"], lambda d: bool(d.r.get("fee_required")))),
+        "dossier_satisfaction": ref_points("dossier_satisfaction", count(satisfied), n),
+        "petition_on_time": ref_points("petition_on_time", sum(1 for p in handled if not p.handled_late(x, appointment)), len(handled)),
+        "petition_satisfaction": ref_points("petition_satisfaction", sum(1 for p in received_pets if not unhappy(p)), len(received_pets)),
+        "original_result": ref_points("original_result", count(e_result), n),
+        "digitized_with_result": ref_points("digitized_with_result", count(lambda d: e_result(d) and bool(d.r.get("digitized"))), n),
+        "reused_data": ref_points("reused_data", count(lambda d: bool(d.r.get("reused_data"))), n),
+        "personal_store": ref_points("personal_store", count(lambda d: bool(d.r.get("personal_store"))), n),
+        "citizen_data_dossiers": ref_points("citizen_data_dossiers", count(lambda d: bool(d.r.get("citizen_data"))), n),
+        "citizen_data_procedures": ref_points("citizen_data_procedures", *active(lambda v: v["citizen"], lambda d: bool(d.r.get("citizen_data")))),
+        "e_certified_copy": ref_points("e_certified_copy", None, None, share=e_copy),
+    }
+    if root_only_catalogue and not root:
+        num, den, ratio, _ = out["online_catalogue"]
+        out["online_catalogue"] = (num, den, ratio, Fraction(0))
+    groups = {g: Fraction(0) for g in ("transparency", "timeliness", "online_service", "online_payment",
+                                       "satisfaction", "digitization")}
+    for code, (_, _, _, points) in out.items():
+        if points is not None:
+            groups[INDEX[code][0]] += ref_round(points)
+    return {"indicators": out, "groups": groups, "score": sum(groups.values())}
+
+
+def epoch_us_of(t: datetime) -> int:
+    return (t - datetime(1970, 1, 1, tzinfo=UTC)) // US

@@ -28,9 +28,10 @@ from chiso.wall.hub import Hub, dumps
 from chiso.wall.pages import docs_html, landing_html
 from chiso.wall.settings import WallSettings
 from processors import vocabulary
+from processors.index import GROUPS
 
 STATIC = Path(__file__).parent / "static"
-VIEWS = ("overview", "units", "deadlines")
+VIEWS = ("overview", "indicators", "units", "stake", "deadlines")
 
 # Defence in depth for names that come from events and the catalogue: the page
 # only ever sets them as text, and no inline script or style may run at all.
@@ -63,6 +64,7 @@ def routes(ctx) -> list:
 
     def wall_config() -> dict:
         index = ctx.settings.index
+        config = ctx.queries.index_config
         return {
             "version": version,
             "default_unit": hub.default_unit(),
@@ -71,7 +73,7 @@ def routes(ctx) -> list:
             "top": settings.top,
             "views": list(VIEWS),
             "timezone": ctx.settings.calendar.timezone,
-            "maxima": dict(index.maxima),
+            "maxima": {g: config.group_max(g) for g in GROUPS},
             "bands": [[limit, name] for limit, name in index.bands],
             "heartbeat_s": settings.heartbeat_s,
             "vocabulary": vocabulary.as_json(),

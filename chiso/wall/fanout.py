@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from chiso.wall.settings import WallSettings
 
-PART_ORDER = ("hello", "problem", "meta", "kpis", "open", "dossiers", "trend", "ranking", "status")
+PART_ORDER = ("hello", "problem", "meta", "kpis", "open", "dossiers", "trend", "ranking", "stake", "status")
 
 
 
@@ -48,7 +48,7 @@ class Topic:
     fast: Schedule = field(default_factory=lambda: Schedule())
     slow: Schedule = field(default_factory=lambda: Schedule())
     slow_task: asyncio.Task | None = None  # the slow group runs beside the poller
-    trend: list | None = None    # [(date, measures of that date)] for the trend's 36 dates
+    trend: list | None = None    # the trend's points: [date, day score, rolling score, received]
     trend_at: float = 0.0        # monotonic time they were all read
 
 

@@ -33,7 +33,10 @@ Snapshot parts, each one server-sent event (``event: <part>``, ``data: <JSON>``)
               for the last 30 local dates: ``day`` is the score of that date alone
               (``/api/v1/kpis?unit=U&from=D&to=D``), ``rolling`` the score of the 7
               dates ending there (``from=D-6&to=D``), ``received`` that date's
-              receptions; from the same counters, in one Redis round trip.
+              receptions; all 60 windows in one read (``Queries.series``).
+``stake``     ``/api/v1/stake?parent=U&window=W``: the ``top`` units with the most points
+              at stake (their points lost, per indicator left out) and the most costly
+              open dossiers (index.md §5).
 ``status``    pipeline health: ``applied_at``, lag, ``stale`` and why; also sent every
               ``CHISO_WALL_HEARTBEAT_S`` as a heartbeat.
 ``problem``   ``{"error": ..., "kind": "unit"|"window"}``: an unknown unit or window; the
@@ -45,7 +48,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -54,7 +56,15 @@ from chiso.queries import UnknownUnit
 from chiso.readiness import current_lag  # the API's own probe: the same numbers as /readyz
 from chiso.wall.fanout import Schedule, Subscriber, Topic
 from chiso.wall.settings import WallSettings
-from chiso.wall.snapshot import ROLLING_DAYS, TREND_DAYS, best_and_worst, daily_sums, trend_points
+from chiso.wall.snapshot import (
+    ROLLING_DAYS,
+    STAKE_DOSSIERS,
+    TREND_DAYS,
+    best_and_worst,
+    stake_part,
+    trend_points,
+    trend_windows,
+)
 from processors.timeutil import local_date
 from processors.windows import WINDOW_NAMES, named_window
 
@@ -288,10 +298,12 @@ class Hub:
         yield "dossiers", dumps({"available": True, "items": items})
 
         today = self.ctx.today()
-        if topic.trend is not None and topic.trend[-1][0] == today:
-            # Only today's measures: past dates change only with late events, which
+        if topic.trend is not None and topic.trend[-1][0] == today.isoformat():
+            # Only today's point: past dates change only with late events, which
             # the slow group's full read catches.
-            topic.trend[-1] = (today, (await asyncio.to_thread(daily_sums, queries, unit, [today]))[0])
+            windows = trend_windows(today, days=1)
+            answers = await asyncio.to_thread(queries.series, unit, windows)
+            topic.trend[-1] = trend_points(windows, answers)[0]
             yield "trend", self.trend_part(topic)
         else:
             topic.slow.dirty = True
@@ -302,26 +314,26 @@ class Hub:
         if window not in WINDOW_NAMES:
             return
         today = self.ctx.today()
-        if (topic.trend is None or topic.trend[-1][0] != today
+        if (topic.trend is None or topic.trend[-1][0] != today.isoformat()
                 or time.monotonic() - topic.trend_at >= self.settings.trend_full_s):
-            span = TREND_DAYS + ROLLING_DAYS - 1
-            dates = [today - timedelta(days=span - 1 - i) for i in range(span)]
+            windows = trend_windows(today)
             try:
-                sums = await asyncio.to_thread(daily_sums, queries, unit, dates)
+                answers = await asyncio.to_thread(queries.series, unit, windows)
             except UnknownUnit:
                 return
-            topic.trend = list(zip(dates, sums))
+            topic.trend = trend_points(windows, answers)
             topic.trend_at = time.monotonic()
             yield "trend", self.trend_part(topic)
         try:
             ranking = await asyncio.to_thread(queries.ranking, unit, named_window(window, today))
+            stake = await asyncio.to_thread(queries.stake, unit, None, named_window(window, today), STAKE_DOSSIERS)
         except UnknownUnit:
             return
         yield "ranking", dumps(best_and_worst(ranking, topic.top))
+        yield "stake", dumps(stake_part(stake, topic.top))
 
     def trend_part(self, topic: Topic) -> str:
-        points = trend_points(topic.trend, self.ctx.queries.index_config)
-        return dumps({"days": TREND_DAYS, "rolling": ROLLING_DAYS, "points": points})
+        return dumps({"days": TREND_DAYS, "rolling": ROLLING_DAYS, "points": topic.trend})
 
     def meta(self, catalogue, unit: str | None) -> dict:
         if unit is None:

@@ -3,13 +3,12 @@ reduced to what the wall shows, the trend's points."""
 
 from __future__ import annotations
 
-import math
-from datetime import date
+from datetime import date, timedelta
 
-from processors.index import index
-from processors.measures import MEASURES
+from processors.windows import Window
 
 TREND_DAYS = 30   # points of the trend chart
+STAKE_DOSSIERS = 15  # the most costly dossiers the stake view lists
 ROLLING_DAYS = 7  # the trend's line: the index of the 7 days ending each date
 
 
@@ -42,34 +41,30 @@ def best_and_worst(ranking: dict, top: int) -> dict:
     }
 
 
-def daily_sums(queries, unit: str | None, dates: list[date]) -> list[dict[str, int]]:
-    """The measures of each local date alone, over the unit's subtree, as
-    ``/api/v1/kpis?unit=U&from=D&to=D`` sums them (Queries.kpis), but all dates in
-    one pipelined Redis round trip."""
-    units = queries.scope_units(unit, "subtree")
-    seen = queries.store.seen_units()
-    units = [u for u in units if u in seen]
-    sums = queries.store.sum_ranges(units, [(d, d) for d in dates])
-    return [{m: total.get(m, 0) for m in MEASURES} for total in sums]
-
-
-def _score(measures: dict[str, int], config) -> float | None:
-    score = index(measures, config)["index"]["score"]
-    return None if score is None or math.isnan(score) else round(score, 4)
-
-
-def trend_points(days: list[tuple[date, dict[str, int]]], config, rolling: int = ROLLING_DAYS) -> list[list]:
-    """``[[date, day score, rolling score, received], ...]`` for all but the first
-    ``rolling - 1`` of ``days`` (consecutive dates, oldest first). The day score
-    is the index of that date alone (``from=D&to=D``); the rolling score that of
-    the ``rolling`` dates ending there (``from=D-6&to=D``): measures add up, so a
-    window's measures are the sum of its dates'. Scores rounded to 0.0001."""
+def trend_windows(today: date, days: int = TREND_DAYS, rolling: int = ROLLING_DAYS) -> list[Window]:
+    """For each of the last ``days`` dates D: the window D alone, then the
+    ``rolling`` dates ending at D (``from=D&to=D``, ``from=D-6&to=D``)."""
     out = []
-    for i in range(rolling - 1, len(days)):
-        d, own = days[i]
-        window: dict[str, int] = {m: 0 for m in MEASURES}
-        for _, m in days[i - rolling + 1: i + 1]:
-            for k, v in m.items():
-                window[k] += v
-        out.append([d.isoformat(), _score(own, config), _score(window, config), own["received"]])
+    for i in range(days):
+        d = today - timedelta(days=days - 1 - i)
+        out += [Window(None, d, d), Window(None, d - timedelta(days=rolling - 1), d)]
     return out
+
+
+def trend_points(windows: list[Window], answers: list[dict]) -> list[list]:
+    """``[[date, day score, rolling score, received], ...]`` from the answers to
+    ``trend_windows`` (pairs: the date alone, the rolling window). Scores rounded
+    to 0.0001."""
+    out = []
+    for i in range(0, len(windows), 2):
+        day, rolling = answers[i], answers[i + 1]
+        out.append([windows[i].end.isoformat(), round(day["index"]["score"], 4),
+                    round(rolling["index"]["score"], 4), day["measures"]["received"]])
+    return out
+
+
+def stake_part(stake: dict, top: int) -> dict:
+    """The stake answer reduced to what the wall shows: the ``top`` units with
+    the most points at stake (then lost), without the per-indicator detail."""
+    units = [{k: v for k, v in item.items() if k not in ("lost", "dossiers")} for item in stake["items"][:top]]
+    return {"window": stake["window"], "as_of": stake["as_of"], "items": units, "dossiers": stake["dossiers"]}

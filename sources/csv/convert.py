@@ -26,6 +26,7 @@ from sources.csv.cells import instant, parse_amount, parse_datetime
 from sources.csv.mapping import (
     _MISSING,
     ENUM_TARGETS,
+    FLAG_FIELDS,
     MAX_REASON,
     REQUIRED,
     CsvImportError,
@@ -204,6 +205,7 @@ class Converter:
         digitized = boolean("digitized")
         result_electronic = boolean("result_electronic")
         synced = boolean("synced")
+        flags = {fld: value for fld in FLAG_FIELDS if (value := boolean(fld)) is not None}
         fee = amount("fee_vnd")
         officer = text("officer_id")
         receiving_officer = text("receiving_officer_id")
@@ -222,7 +224,7 @@ class Converter:
         if status is None and not cell("status"):  # no status: an end date means resolved
             status = "resolved" if ended_raw else "open"
         ended_at = None
-        if status in ("resolved", "withdrawn", "rejected"):
+        if status in ("resolved", "withdrawn", "rejected", "stopped"):
             if ended_raw is None and not cell("ended_at"):
                 problems.append(f"{self.label('status')} {cell('status') or status!r} needs a date in {self.label('ended_at')}")
             ended_at = not_before("ended_at", ended_raw, received_at, "received_at", True)
@@ -257,7 +259,7 @@ class Converter:
         paid = payment_method is not None
         emit("received", received_at, unit_id=unit_id, procedure_id=procedure_id, channel=channel,
              online_service=online_service, due_at=instant(due_at),
-             fee_required=bool(fee) or paid, digitized=bool(digitized), officer_id=receiving_officer)
+             fee_required=bool(fee) or paid, digitized=bool(digitized), **flags, officer_id=receiving_officer)
         if officer:
             emit("assigned", assigned_at or received_at, officer_id=officer)
         if paid:
@@ -268,10 +270,10 @@ class Converter:
                 emit("returned", returned_at)
         elif status == "withdrawn":
             emit("withdrawn", ended_at)
-        elif status == "rejected":
+        elif status in ("rejected", "stopped"):
             if reason and len(reason) > MAX_REASON:
                 reason = reason[: MAX_REASON - 1] + "…"
-            emit("rejected", ended_at, reason=reason)
+            emit(status, ended_at, reason=reason)
         if rating:
             floor = returned_at or ended_at or received_at
             rated_at = not_before("rated_at", rated_raw, floor, "returned_at", False) if rated_raw else floor

@@ -18,22 +18,25 @@ TEXT_FIELDS = ("dossier_id", "unit_id", "procedure_id", "officer_id", "receiving
 ENUM_TARGETS: dict[str, tuple[str, ...]] = {
     "channel": ("online", "direct", "postal"),
     "online_service": ("full", "partial", "none"),
-    "status": ("open", "resolved", "withdrawn", "rejected"),
+    "status": ("open", "resolved", "withdrawn", "rejected", "stopped"),
     "payment_method": ("online", "offline"),
     "rating": ("very_satisfied", "satisfied", "dissatisfied"),
 }
 # Enum fields whose value map may send a value to "" (= no value: no event).
 ENUM_MAY_BE_EMPTY = ("payment_method", "rating")
 BOOL_FIELDS = ("digitized", "result_electronic", "synced")
+# The reception's flags of the index's digitisation indicators (events.md): sent
+# only when the export has them (a column, or a [defaults] value).
+FLAG_FIELDS = ("reused_data", "personal_store", "citizen_data")
 AMOUNT_FIELDS = ("fee_vnd",)
 DATE_FIELDS = ("received_at", "due_at", "ended_at", "returned_at", "paid_at", "assigned_at",
                "rated_at", "synced_at")
-FIELDS = TEXT_FIELDS + tuple(ENUM_TARGETS) + BOOL_FIELDS + AMOUNT_FIELDS + DATE_FIELDS
+FIELDS = TEXT_FIELDS + tuple(ENUM_TARGETS) + BOOL_FIELDS + FLAG_FIELDS + AMOUNT_FIELDS + DATE_FIELDS
 REQUIRED = ("dossier_id", "unit_id", "procedure_id", "channel", "online_service",
             "received_at", "due_at")
 # Fields that may have a [defaults] value (used when the column is absent or empty).
 DEFAULTABLE = ("unit_id", "procedure_id", "channel", "online_service", "status",
-               "payment_method") + BOOL_FIELDS
+               "payment_method") + BOOL_FIELDS + FLAG_FIELDS
 
 # The time given to a date without a time of day, unless the mapping says otherwise
 # (local time; see docs/csv-import.md).
@@ -189,7 +192,7 @@ class Mapping:
     def value_map(self, fld: str) -> Lookup | None:
         if fld in self.values:
             return self.values[fld]
-        if fld in BOOL_FIELDS:
+        if fld in BOOL_FIELDS + FLAG_FIELDS:
             return self.values.get("boolean")
         return None
 
@@ -206,20 +209,21 @@ def _check_value_target(fld: str, target: Any) -> str | None:
     if fld in ENUM_TARGETS:
         allowed = ENUM_TARGETS[fld] + (("",) if fld in ENUM_MAY_BE_EMPTY else ())
         return None if target in allowed else f"must map to one of {', '.join(map(repr, allowed))}"
-    if fld in BOOL_FIELDS or fld == "boolean":
+    if fld in BOOL_FIELDS + FLAG_FIELDS or fld == "boolean":
         return None if isinstance(target, bool) else "must map to true or false"
     if fld in AMOUNT_FIELDS:
         ok = isinstance(target, int) and not isinstance(target, bool) and target >= 0
         return None if ok else "must map to an integer ≥ 0"
     if fld == "unit_id":
         return None if isinstance(target, str) and target.strip() else "must map to a unit id"
-    return f"no value map for this field (maps: {', '.join((*ENUM_TARGETS, 'boolean', *BOOL_FIELDS, *AMOUNT_FIELDS, 'unit_id'))})"
+    return (f"no value map for this field (maps: "
+            f"{', '.join((*ENUM_TARGETS, 'boolean', *BOOL_FIELDS, *FLAG_FIELDS, *AMOUNT_FIELDS, 'unit_id'))})")
 
 
 def _check_default(fld: str, value: Any) -> str | None:
     if fld in ENUM_TARGETS:
         return None if value in ENUM_TARGETS[fld] else f"one of {', '.join(ENUM_TARGETS[fld])}"
-    if fld in BOOL_FIELDS:
+    if fld in BOOL_FIELDS + FLAG_FIELDS:
         return None if isinstance(value, bool) else "true or false"
     return None if isinstance(value, str) and value.strip() else "a non-empty string"
 

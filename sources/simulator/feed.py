@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from processors.calendar import CalendarConfig, WorkingCalendar
+from processors.catalogue import ProcedureCatalogue
 from processors.timeutil import LOCAL_TZ
 from processors.units import UnitCatalogue
 from sources.producers import make_producer, send_events
@@ -50,6 +51,7 @@ class FeedConfig:
     kafka: str
     topic: str
     units_path: str
+    procedures_path: str            # CHISO_PROCEDURES: which procedures each unit handles
     calendar: CalendarConfig
     fixed_now: datetime | None      # CHISO_NOW: history up to it, and no live phase
     dossiers_per_day: float
@@ -77,11 +79,12 @@ def run(config: FeedConfig, history_days: int = 30, speedup: float = 1.0, limit:
     sent = 0
     try:
         catalogue = UnitCatalogue.from_path(config.units_path)
+        procedures = ProcedureCatalogue.from_path(config.procedures_path, catalogue)
         calendar = WorkingCalendar(config.calendar)
         now = config.fixed_now or datetime.now(UTC)
         sim = Simulator(catalogue.all(), config.seed, calendar,
                         SimConfig(dossiers_per_working_day=config.dossiers_per_day),
-                        start=(now - timedelta(days=history_days)).astimezone(LOCAL_TZ))
+                        start=(now - timedelta(days=history_days)).astimezone(LOCAL_TZ), procedures=procedures)
         sent = _send_counted(producer, topic, sim.events_until(now), limit, sent)
         producer.flush()
         print(f"history of {history_days} days: {sent:,} events sent to {topic}", flush=True)

@@ -28,20 +28,31 @@ class DossierPlan:
     assigned_at: int
     fee_required: bool = False
     digitized: bool = False
+    reused_data: bool = False      # index.md's digitisation flags of the reception
+    personal_store: bool = False
+    citizen_data: bool = False
     # (type, at, new due or None): supplement_*, paused/resumed, due_changed
     clock: list[tuple[str, int, int | None]] = field(default_factory=list)
-    end: tuple[str, int] | None = None  # (resolved | withdrawn | rejected, at)
+    end: tuple[str, int] | None = None  # (resolved | withdrawn | rejected | stopped, at)
     result_electronic: bool = False
     paid: tuple[int, str] | None = None  # (at, online | offline)
     synced_at: int | None = None
     apology_at: int | None = None
     returned_at: int | None = None
     rated: tuple[int, str] | None = None  # (at, rating)
+    complaint_at: int | None = None  # the applicant complained about the dossier
 
     def effective_due(self) -> int:
         """The due once every clock event has run (the plan never ends paused)."""
+        return self.clock_at()[0]
+
+    def clock_at(self, until: int | None = None) -> tuple[int, int | None]:
+        """(due, paused since or None) after the clock events at or before
+        ``until`` (all of them by default), as kpis.md §1 walks them."""
         due, paused_since = self.due_at, None
         for kind, at, new_due in self.clock:
+            if until is not None and at > until:
+                break
             if kind in ("supplement_requested", "paused"):
                 paused_since = paused_since if paused_since is not None else at
             elif kind in ("supplement_received", "resumed"):
@@ -50,7 +61,7 @@ class DossierPlan:
                     paused_since = None
             elif paused_since is None and new_due is not None and at <= due:
                 due = new_due
-        return due
+        return due, paused_since
 
     def busy_until(self) -> int:
         """The last instant before which the result cannot come: assignment and
@@ -61,12 +72,14 @@ class DossierPlan:
 _REASONS = {
     "due_changed": "Gia hạn do cần lấy ý kiến cơ quan phối hợp",
     "rejected": "Hồ sơ không đủ điều kiện giải quyết",
+    "stopped": "Dừng xử lý theo đề nghị của cơ quan có thẩm quyền",
 }
 # Same-instant events sort by this rank, so ids (numbered in that order) follow time.
 _RANK = {t: i for i, t in enumerate((
     "received", "paid", "synced", "assigned", "supplement_requested", "paused",
     "supplement_received", "resumed", "due_changed", "apology_issued", "resolved",
-    "withdrawn", "rejected", "returned", "rated",
+    "withdrawn", "rejected", "stopped", "returned", "rated", "complaint",
+    "petition_received", "petition_resolved", "petition_rated", "petition_reopened",
 ))}
 
 
@@ -77,7 +90,7 @@ def plan_events(plan: DossierPlan, office: OfficeTime, source: str) -> list[dict
 
 def timed_events(plan: DossierPlan, office: OfficeTime, source: str) -> list[tuple[int, dict]]:
     """``plan_events`` with each event's instant in epoch seconds."""
-    steps: list[tuple[int, str, dict]] = []
+    steps: list[Step] = []
     iso = office.iso
 
     def add(at: int, kind: str, **extra: object) -> None:
@@ -86,7 +99,8 @@ def timed_events(plan: DossierPlan, office: OfficeTime, source: str) -> list[tup
     add(plan.received_at, "received", unit_id=plan.unit_id,
         procedure_id=plan.procedure.procedure_id, channel=plan.channel,
         online_service=plan.procedure.online_service, due_at=iso(plan.due_at),
-        fee_required=plan.fee_required, digitized=plan.digitized, officer_id=plan.receiver)
+        fee_required=plan.fee_required, digitized=plan.digitized, reused_data=plan.reused_data,
+        personal_store=plan.personal_store, citizen_data=plan.citizen_data, officer_id=plan.receiver)
     add(plan.assigned_at, "assigned", officer_id=plan.officer)
     for kind, at, new_due in plan.clock:
         if kind == "due_changed":
@@ -106,7 +120,7 @@ def timed_events(plan: DossierPlan, office: OfficeTime, source: str) -> list[tup
         kind, at = plan.end
         if kind == "resolved":
             add(at, kind, result_electronic=plan.result_electronic)
-        elif kind == "rejected":
+        elif kind in ("rejected", "stopped"):
             add(at, kind, reason=_REASONS[kind])
         else:
             add(at, kind)
@@ -116,12 +130,23 @@ def timed_events(plan: DossierPlan, office: OfficeTime, source: str) -> list[tup
         add(plan.returned_at, "returned")
     if plan.rated is not None:
         add(plan.rated[0], "rated", rating=plan.rated[1])
+    if plan.complaint_at is not None:
+        add(plan.complaint_at, "complaint")
 
+    return numbered_events("dossier_id", plan.dossier_id, steps, office, source)
+
+
+Step = tuple[int, str, dict]  # (instant, type, extra fields)
+
+
+def numbered_events(key_field: str, key: str, steps: list[Step], office: OfficeTime,
+                    source: str) -> list[tuple[int, dict]]:
+    """Contract dicts of one dossier's (or petition's) steps, in time order;
+    event ids ``<key>-NN`` numbered in that order (same-instant steps by _RANK)."""
     steps.sort(key=lambda s: (s[0], _RANK[s[1]]))
     out = []
     for n, (at, kind, extra) in enumerate(steps, start=1):
-        ev = {"event_id": f"{plan.dossier_id}-{n:02d}", "dossier_id": plan.dossier_id,
-              "type": kind, "occurred_at": iso(at)}
+        ev = {"event_id": f"{key}-{n:02d}", key_field: key, "type": kind, "occurred_at": office.iso(at)}
         ev.update(extra)
         ev["source"] = source
         out.append((at, ev))

@@ -1,4 +1,6 @@
-"""Procedures (thủ tục hành chính) as the simulator uses them, and which units offer which."""
+"""Procedures (thủ tục hành chính) as the simulator uses them: read from the
+procedure catalogue (catalogue.md), with how often each is asked for and which
+units handle it."""
 
 from __future__ import annotations
 
@@ -6,79 +8,93 @@ import zlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from processors.catalogue import Procedure as CatalogueProcedure
+from processors.catalogue import ProcedureCatalogue
 from processors.units import Unit
 
-LEVELS = ("full", "partial", "none")
 ONE_DAY = timedelta(days=1)
 WORKING_DAY_S = 27000  # 7.5 h: the default office day, used only to scale delays
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 MAX_ID_LEN = 64  # dossier_id, unit_id, officer_id, procedure_id (events.md)
+# A catalogue without the simulator's columns (processing_days, fee_vnd): a
+# week's time limit and a fee known only as "there is one".
+DEFAULT_PROCESSING_DAYS = 5
 
 # -- procedures -------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Procedure:
-    """An administrative procedure (thủ tục hành chính) as the simulator uses it.
+    """A catalogue procedure as the simulator uses it.
 
     ``processing_days``: the legal time limit in working days; the appointment
     (``due_at``) is the end of office hours on that many working days after the
-    reception day. ``fee_vnd``: the fee or charge when one is due, 0 for free ones.
+    reception day. ``fee_required``: the procedure carries a fee (a dossier may
+    still be exempt); ``fee_vnd`` its amount when known, else 0. ``citizen``:
+    individuals use it (VNeID-authenticated applicants are mostly citizens).
     """
 
     procedure_id: str
     name: str
     processing_days: int
     online_service: str  # full | partial | none: the level the procedure offers
+    fee_required: bool = False
     fee_vnd: int = 0
+    citizen: bool = True
+
+    @property
+    def online(self) -> bool:
+        return self.online_service != "none"
 
 
-def _p(code: str, name: str, days: int, level: str, fee: int = 0) -> Procedure:
-    return Procedure(code, name, days, level, fee)
+def _int_column(p: CatalogueProcedure, column: str, default: int) -> int:
+    text = p.extra.get(column, "").strip()
+    try:
+        return int(text) if text else default
+    except ValueError:
+        raise ValueError(f"procedure {p.procedure_id}: column {column} must be a whole number, got {text!r}") from None
 
 
-# Codes follow the national procedure catalogue (Cơ sở dữ liệu quốc gia về TTHC).
-# They, the time limits and the fees are illustrative: taken from public listings
-# where we found them, not checked one by one against the current catalogue.
-PROCEDURES: dict[str, Procedure] = {p.procedure_id: p for p in (
-    # commune level (UBND xã, phường, đặc khu)
-    _p("1.001193", "Đăng ký khai sinh", 1, "full"),
-    _p("1.000656", "Đăng ký khai tử", 1, "full"),
-    _p("1.000894", "Đăng ký kết hôn", 1, "partial"),
-    _p("1.004884", "Đăng ký lại khai sinh", 5, "partial"),
-    _p("2.000815", "Chứng thực bản sao từ bản chính giấy tờ, văn bản", 1, "partial", 10_000),
-    _p("2.000884", "Chứng thực chữ ký trong các giấy tờ, văn bản", 1, "none", 10_000),
-    _p("1.001612", "Đăng ký thành lập hộ kinh doanh", 3, "full", 100_000),
-    _p("1.009994", "Cấp giấy phép xây dựng nhà ở riêng lẻ", 15, "partial", 75_000),
-    _p("1.013831", "Đăng ký biến động quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất "
-       "(chuyển nhượng, thừa kế, tặng cho)", 10, "partial", 100_000),
-    # provincial departments
-    _p("1.000122", "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam, người nước ngoài đang cư trú "
-       "tại Việt Nam", 10, "full", 200_000),
-    _p("1.000956", "Đăng ký thành lập công ty TNHH một thành viên", 3, "full", 50_000),
-    _p("1.004222", "Đăng ký thường trú", 7, "full", 20_000),
-    _p("1.004194", "Đăng ký tạm trú", 3, "full", 15_000),
-    # Stand-ins for the many procedures not listed above, one per service level, so
-    # that every unit offers every level (the config's online_service mix).
-    _p("khac.toan-trinh", "Thủ tục hành chính khác (dịch vụ công trực tuyến toàn trình)", 5, "full"),
-    _p("khac.mot-phan", "Thủ tục hành chính khác (dịch vụ công trực tuyến một phần)", 7, "partial", 50_000),
-    _p("khac.khong", "Thủ tục hành chính khác (không có dịch vụ công trực tuyến)", 10, "none"),
-)}
+def simulated(p: CatalogueProcedure) -> Procedure:
+    """The simulator's view of a catalogue row (its optional ``processing_days``
+    and ``fee_vnd`` columns, catalogue.md's extra columns)."""
+    days = _int_column(p, "processing_days", DEFAULT_PROCESSING_DAYS)
+    return Procedure(p.procedure_id, p.name, max(days, 1), p.online_service, p.fee_required,
+                     _int_column(p, "fee_vnd", 0) if p.fee_required else 0, p.citizen)
 
-# (procedure, relative frequency) by kind of unit.
-COMMUNE_PROCEDURES: tuple[tuple[str, float], ...] = (
-    ("1.001193", 8), ("1.000656", 3), ("1.000894", 2), ("1.004884", 0.5),
-    ("2.000815", 10), ("2.000884", 5), ("1.001612", 2), ("1.009994", 1.5), ("1.013831", 4),
-)
-# Departments of the sample catalogue, by the id part after the parent's id.
-DEPARTMENT_PROCEDURES: dict[str, tuple[tuple[str, float], ...]] = {
-    "snnmt": (("1.013831", 10),),
-    "stp": (("1.000122", 10),),
-    "stc": (("1.000956", 10),),
-    "ca": (("1.004222", 4), ("1.004194", 6)),
-    "sxd": (("1.009994", 2),),
+
+# How often a procedure is asked for, relative to the others of the same unit
+# (our estimate for the sample catalogue's procedures; a commune certifies far
+# more copies than it registers foreign marriages). Other codes get DEFAULT_VOLUME.
+VOLUME: dict[str, float] = {
+    # commune: certification, civil status, residence, households, land
+    "2.000815": 12, "2.000884": 4, "2.001035": 1.5, "1.001193": 5, "1.000656": 1.5,
+    "1.000894": 1.5, "1.004873": 3, "2.000635": 2, "2.000908": 0.5, "1.004884": 0.3,
+    "1.004859": 0.6, "2.000528": 0.05, "2.000806": 0.05, "1.001612": 1, "2.000720": 0.6,
+    "1.001570": 0.3, "1.001266": 0.3, "1.013978": 1, "1.011607": 0.2, "1.013225": 0.8,
+    "1.004222": 2.5, "1.004194": 3.5, "1.002755": 1, "1.003677": 0.5, "1.014061": 2,
+    "1.001776": 0.4, "1.001731": 0.2, "1.001699": 0.2, "1.014027": 0.2, "1.001029": 0.02,
+    # departments and the police
+    "3.000333": 5, "3.000347": 3, "3.000348": 1, "1.013831": 8, "1.010727": 0.2,
+    "1.004756": 0.3, "1.014748": 2, "1.010825": 0.3, "1.014199": 0.5, "2.002043": 0.6,
+    "1.013236": 0.5,
 }
-_FALLBACK = {"full": "khac.toan-trinh", "partial": "khac.mot-phan", "none": "khac.khong"}
+DEFAULT_VOLUME = 1.0
+
+
+def volume(procedure_id: str) -> float:
+    return VOLUME.get(procedure_id, DEFAULT_VOLUME)
+
+
+def unit_procedures(unit: Unit, catalogue: ProcedureCatalogue) -> tuple[tuple[Procedure, float], ...]:
+    """The procedures the catalogue gives the unit, with their relative volumes,
+    in a fixed order (by code) so that draws do not depend on set order."""
+    return tuple((simulated(p), volume(p.procedure_id))
+                 for p in (catalogue.get(code) for code in sorted(catalogue.of_unit(unit.unit_id)))
+                 if p is not None)
+
+
+# -- units ----------------------------------------------------------------------------
 
 # Relative daily arrivals by unit (see unit_weight): the big provincial desks and
 # the police see far more dossiers than a mountain commune.
@@ -98,7 +114,8 @@ def _local_part(unit: Unit) -> str:
 
 
 def unit_weight(unit: Unit) -> float:
-    """Relative arrival rate of a unit: 0 for the root and uninhabited units."""
+    """Relative arrival rate of a unit: 0 for the root and uninhabited units (a
+    unit the catalogue gives no procedure gets none either: ``unit_profile``)."""
     level = unit.level.lower()
     name = unit.name.lower()
     if unit.parent_id is None or level == "province":
@@ -118,24 +135,9 @@ def unit_weight(unit: Unit) -> float:
     return 0.5
 
 
-def unit_procedures(unit: Unit) -> dict[str, tuple[tuple[Procedure, float], ...]]:
-    """The procedures a unit handles, by online service level, with weights."""
-    if unit.level.lower() == "commune":
-        table = COMMUNE_PROCEDURES
-    else:
-        table = DEPARTMENT_PROCEDURES.get(_local_part(unit), ())
-    out: dict[str, tuple[tuple[Procedure, float], ...]] = {}
-    for level in LEVELS:
-        chosen = tuple((PROCEDURES[c], w) for c, w in table if PROCEDURES[c].online_service == level)
-        out[level] = chosen or ((PROCEDURES[_FALLBACK[level]], 1.0),)
-    return out
-
-
 def bounded_id(base: str, suffix: str) -> str:
     """``base + suffix`` within 64 characters (a long base is shortened with a hash)."""
     if len(base) + len(suffix) <= MAX_ID_LEN:
         return base + suffix
     tag = f"~{zlib.crc32(base.encode()):08x}"
     return base[: MAX_ID_LEN - len(suffix) - len(tag)] + tag + suffix
-
-

@@ -1,10 +1,14 @@
 -- Apply one batch atomically (store/writer.py). ARGV (store/scripts.py ApplyArgs):
 --   prefix, applied_at,
---   n_wm, (field, expected, new)*, n_dossiers, (dossier, expected_version, blob)*,
+--   n_wm, (field, expected, new)*,
+--   n_records, (kind d|p, id, expected_version, blob)*,
 --   n_counters, (unit, bucket, field, delta)*, n_globals, (field, delta)*,
 --   n_units, unit*, n_years, year*,
---   n_open, (dossier, unit, state, no_apology, score, next_at, alert)*
--- Returns 1, or -1 / -2 when a watermark / a dossier moved since it was read.
+--   n_open, (dossier, unit, state, no_apology, score, next_at, alert, info)*,
+--   n_asof_removed, member*, n_asof_added, (score, member)*,
+--   n_petitions_removed, (unit, petition)*, n_petitions_placed, (unit, petition, record)*,
+--   n_procedures, procedure*
+-- Returns 1, or -1 / -2 when a watermark / a record moved since it was read.
 local p = 3
 local wm_key = key_watermarks()
 local n_wm = tonumber(ARGV[p]); p = p + 1
@@ -13,17 +17,24 @@ for i = 1, n_wm do
   if (redis.call('HGET', wm_key, ARGV[p]) or '-1') ~= ARGV[p + 1] then return -1 end
   p = p + 3
 end
-local n_d = tonumber(ARGV[p]); p = p + 1
-local d_at = p
-for i = 1, n_d do
-  if version_of(ARGV[p]) ~= ARGV[p + 1] then return -2 end
-  p = p + 3
+
+local function record_key(kind, id)
+  if kind == 'p' then return key_petition(id) end
+  return key_dossier(id)
+end
+
+local n_r = tonumber(ARGV[p]); p = p + 1
+local r_at = p
+for i = 1, n_r do
+  if version_at(record_key(ARGV[p], ARGV[p + 1])) ~= ARGV[p + 2] then return -2 end
+  p = p + 4
 end
 for i = 0, n_wm - 1 do
   redis.call('HSET', wm_key, ARGV[wm_at + 3 * i], ARGV[wm_at + 3 * i + 2])
 end
-for i = 0, n_d - 1 do
-  redis.call('SET', key_dossier(ARGV[d_at + 3 * i]), ARGV[d_at + 3 * i + 2])
+for i = 0, n_r - 1 do
+  local at = r_at + 4 * i
+  redis.call('SET', record_key(ARGV[at], ARGV[at + 1]), ARGV[at + 3])
 end
 local n_c = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_c do
@@ -50,8 +61,19 @@ local n_y = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_y do redis.call('SADD', key_years(), ARGV[p]); p = p + 1 end
 local n_o = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_o do
-  set_open(ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6])
-  p = p + 7
+  set_open(ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6], ARGV[p + 7])
+  p = p + 8
 end
+-- as-of instants: removals first, a member that moved is removed then added
+local n_ar = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_ar do redis.call('ZREM', key_asof(), ARGV[p]); p = p + 1 end
+local n_aa = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_aa do redis.call('ZADD', key_asof(), ARGV[p], ARGV[p + 1]); p = p + 2 end
+local n_pr = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_pr do redis.call('HDEL', key_petitions(ARGV[p]), ARGV[p + 1]); p = p + 2 end
+local n_pp = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_pp do redis.call('HSET', key_petitions(ARGV[p]), ARGV[p + 1], ARGV[p + 2]); p = p + 3 end
+local n_proc = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_proc do redis.call('SADD', key_procedures_seen(), ARGV[p]); p = p + 1 end
 redis.call('SET', key_applied_at(), ARGV[2])
 return 1

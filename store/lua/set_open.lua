@@ -1,8 +1,9 @@
 -- Move one dossier between its unit's open-state sets, keep its timer entry, and
 -- queue an alert the first time it enters nearing_due or overdue (the states
 -- already alerted live in its open record, so a repeated transition never
--- queues a second alert). state '' = no longer open.
-local function set_open(d, unit, state, na, score, next_at, alert)
+-- queues a second alert). state '' = no longer open. info: what the points at
+-- stake need without inflating the dossier (store/scripts.py OpenUpdate).
+local function set_open(d, unit, state, na, score, next_at, alert, info)
   local open_key = key_open()
   local old = redis.call('HGET', open_key, d)
   local alerted = ''
@@ -22,7 +23,7 @@ local function set_open(d, unit, state, na, score, next_at, alert)
       redis.call('RPUSH', key_outbox(), alert)
     end
     -- the open record: store/codecs.py decode_open_record reads it
-    redis.call('HSET', open_key, d, cjson.encode({unit, state, tonumber(na), alerted}))
+    redis.call('HSET', open_key, d, cjson.encode({unit, state, tonumber(na), alerted, info}))
   end
   if next_at ~= '' then
     redis.call('ZADD', key_timer(), next_at, d)
@@ -31,8 +32,13 @@ local function set_open(d, unit, state, na, score, next_at, alert)
   end
 end
 
--- The version of a stored dossier: the head of "{version}|{body}" (store/codecs.py).
-local function version_of(dossier_id)
-  local head = redis.call('GETRANGE', key_dossier(dossier_id), 0, 24)
+-- The version of a stored dossier or petition: the head of "{version}|{body}"
+-- (store/codecs.py).
+local function version_at(key)
+  local head = redis.call('GETRANGE', key, 0, 24)
   return string.match(head, '^(%d+)|') or '0'
+end
+
+local function version_of(dossier_id)
+  return version_at(key_dossier(dossier_id))
 end

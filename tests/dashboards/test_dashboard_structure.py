@@ -19,6 +19,7 @@ VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậèéẻ
 # outputs.md's metrics, the extra pipeline metrics, and Prometheus's own per-target series.
 KNOWN_METRICS = {
     "dvc_kpi_ratio", "dvc_kpi_measure", "dvc_index_score", "dvc_index_points", "dvc_open_dossiers",
+    "dvc_index_indicator_points", "dvc_index_indicator_points_lost", "dvc_index_points_at_stake",
     "dvc_unit_info", "dvc_events_total", "dvc_events_duplicate_total", "dvc_events_invalid_total",
     "dvc_consumer_lag_messages", "dvc_pipeline_last_applied_timestamp_seconds", "dvc_alerts_sent_total",
     "dvc_scrape_duration_seconds", "dvc_scrape_errors_total", "up", "scrape_duration_seconds",
@@ -150,7 +151,7 @@ def test_only_known_metrics_are_queried():
         metrics = {w for w in words if w.startswith("dvc_") or w in {"up", "scrape_duration_seconds"}}
         assert metrics, (uid, title, expr)
         assert metrics <= KNOWN_METRICS, (uid, title, metrics - KNOWN_METRICS)
-        assert words - keywords - KNOWN_METRICS <= {"job", "kpi", "window", "group", "level"}, (title, words)
+        assert words - keywords - KNOWN_METRICS <= {"job", "kpi", "window", "group", "level", "indicator"}, (title, words)
 
 
 def test_all_queries_substitutes_every_variable():
@@ -180,7 +181,7 @@ def test_group_maxima_match_kpis(built):
 
 def test_group_maxima_and_bands_follow_the_index_settings():
     """A province's own maxima and band limits reach its dashboards (chiso dashboards push)."""
-    config = IndexConfig(maxima={**IndexConfig().maxima, "timeliness": 25.0},
+    config = IndexConfig(maxima={**IndexConfig().maxima, "dossier_on_time": 25.0},
                          bands=((95.0, "excellent"), (85.0, "good"), (75.0, "fair"), (55.0, "average")))
     overview = build_all(config)["chiso-overview"]
     bargauge = next(p for p in overview["panels"] if p["title"] == "Điểm theo nhóm chỉ số")

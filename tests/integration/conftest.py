@@ -33,6 +33,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Embedde
     store.stop()
 
 
+TEST_PROCEDURES = Path(__file__).resolve().parents[1] / "data" / "procedures-test.csv"
+
+
 class Stack:
     """One isolated chiso deployment over the shared broker and Redis."""
 
@@ -53,6 +56,7 @@ class Stack:
             CHISO_STATE_DIR=str(workdir),
             CHISO_PARTITIONS="4",
             CHISO_BATCH_WITHIN_S="0.1",
+            CHISO_PROCEDURES=str(TEST_PROCEDURES),
             PYTHONUNBUFFERED="1",
         )
         if now:

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from chiso.settings import Settings
 from processors.calendar import WorkingCalendar
 from store.keys import Keys
-from store.plan import RawMessage
+from store.plan import PlanRules, RawMessage
 from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
 from streams.topics import ensure_topics
@@ -51,7 +51,7 @@ class Feed:
 
     def __init__(self, bootstrap: str, topic: str, redis: aioredis.Redis, keys: Keys) -> None:
         self.bootstrap, self.topic = bootstrap, topic
-        self.applier = BatchApplier(redis, keys, self._no_dead_letters, CAL, lambda: NOW)
+        self.applier = BatchApplier(redis, keys, self._no_dead_letters, PlanRules(CAL), lambda: NOW)
         self.produced: list[RawMessage] = []
 
     @staticmethod

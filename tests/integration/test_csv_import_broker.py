@@ -13,9 +13,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from processors.units import UnitCatalogue
 from sources.csv.mapping import load_mapping
 from sources.csv.reader import convert_export, decode_export
-from tests import reference as ref
+from sources.samples import sample_units_path
 from tests.integration.test_pipeline import assert_kpis_equal, metric_samples, read_topic
 
 pytestmark = pytest.mark.integration
@@ -90,12 +91,13 @@ def test_imported_dossiers_reach_the_index_and_re_imports_are_duplicates(make_st
     assert samples[("dvc_events_duplicate_total", ())] == len(events)
     assert not any(v for (name, _), v in samples.items() if name == "dvc_events_invalid_total")
 
-    dossiers = ref.group(events)
-    for params, units in (({}, None), ({"unit": "dng-p-hai-chau", "scope": "self"}, {"dng-p-hai-chau"})):
+    every = {e["unit_id"] for e in events if e["type"] == "received"} | {
+        u.unit_id for u in UnitCatalogue.from_path(sample_units_path()).all()}
+    for params, units, root in (({}, every, True), ({"unit": "dng-p-hai-chau", "scope": "self"}, {"dng-p-hai-chau"}, False)):
         answer = stack.http.get("/api/v1/kpis", params=params | {"window": "all"}).json()
-        assert_kpis_equal(answer, ref.measures(dossiers, units, ref.dates_between(date(2000, 1, 1), date(2030, 12, 31))))
+        assert_kpis_equal(answer, events, units, root, date(2000, 1, 1), date(2030, 12, 31), NOW)
         lo, hi = date(2024, 3, 11), date(2024, 3, 15)
         answer = stack.http.get("/api/v1/kpis", params=params | {"from": lo.isoformat(), "to": hi.isoformat()}).json()
-        assert_kpis_equal(answer, ref.measures(dossiers, units, ref.dates_between(lo, hi)))
+        assert_kpis_equal(answer, events, units, root, lo, hi, NOW)
     answer = stack.http.get("/api/v1/kpis", params={"window": "all"}).json()
     assert answer["measures"]["received"] == 24 and answer["measures"]["resolved"] == 15

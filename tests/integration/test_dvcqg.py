@@ -20,14 +20,17 @@ import pytest
 from sources.dvcqg.derive import Derived, Origin
 from sources.dvcqg.ledger import MemoryLedger, derive_item
 from sources.dvcqg.payload import PROGRESS, SYNC
+from sources.samples import sample_procedures_path
 from store.codecs import decode_dossier
 from tests import reference as ref
 from tests.dvcqg_gen import Lifecycle, lifecycles
 from tests.dvcqg_samples import AGENCIES_CSV, OPENCPS_RECEIVED, TANDAN_RETURNED, catalogues, deriver, facts_of, step
+from tests.index_pipeline import ref_procedures
 from tests.integration.test_pipeline import NAMED, NOW, RANGES, assert_kpis_equal, metric_samples, read_topic
 
 pytestmark = pytest.mark.integration
 TOKEN = "mot-cua-token"
+SAMPLE_PROCEDURES = ref_procedures(Path(sample_procedures_path()).read_text("utf-8"))
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -35,7 +38,8 @@ def dvcqg_stack(make_stack, tmp_path: Path, now: str | None = NOW):
     stack = make_stack(now=now)
     agencies = tmp_path / "agencies.csv"
     agencies.write_text(AGENCIES_CSV, encoding="utf-8")
-    stack.env.update(CHISO_DVCQG_TOKEN=TOKEN, CHISO_DVCQG_AGENCIES=str(agencies))
+    # The lifecycles use the sample catalogue's procedures.
+    stack.env.update(CHISO_DVCQG_TOKEN=TOKEN, CHISO_DVCQG_AGENCIES=str(agencies), CHISO_PROCEDURES=sample_procedures_path())
     return stack
 
 
@@ -172,16 +176,19 @@ def assert_matches_reference(stack, events: list[dict]) -> None:
     scopes = [(None, "subtree", None), ("dng", "subtree", set(units.subtree("dng"))), ("dng", "self", {"dng"}),
               ("dng-sxd", "subtree", {"dng-sxd"}), ("dng-p-hai-chau", "self", {"dng-p-hai-chau"}),
               ("dng-x-hoa-vang", "subtree", {"dng-x-hoa-vang"})]
+    every = {u.unit_id for u in units.all()} | {e["unit_id"] for e in events if e["type"] == "received"}
     for unit, scope, ids in scopes:
         params = {"scope": scope, **({"unit": unit} if unit else {})}
+        root = unit in (None, "dng") and scope == "subtree"
+        scoped = every if ids is None else ids
         for name, (lo, hi) in NAMED.items():
             answer = stack.http.get("/api/v1/kpis", params={**params, "window": name}).json()
             assert answer["window"]["name"] == name, answer
-            assert_kpis_equal(answer, ref.measures(dossiers, ids, ref.dates_between(lo, hi)))
+            assert_kpis_equal(answer, events, scoped, root, lo, hi, procedures=SAMPLE_PROCEDURES)
         for lo, hi in RANGES:
             window = {"from": lo.isoformat(), "to": hi.isoformat()}
             assert_kpis_equal(stack.http.get("/api/v1/kpis", params={**params, **window}).json(),
-                              ref.measures(dossiers, ids, ref.dates_between(lo, hi)))
+                              events, scoped, root, lo, hi, procedures=SAMPLE_PROCEDURES)
             if scope == "subtree":
                 rep = stack.http.get("/api/v1/report", params={**({"unit": unit} if unit else {}), **window}).json()
                 want = ref.report(dossiers, ids, lo, hi)

@@ -18,7 +18,7 @@ from chiso.queries import Queries
 from processors.calendar import WorkingCalendar
 from processors.units import UnitCatalogue
 from store.keys import Keys
-from store.plan import RawMessage
+from store.plan import PlanRules, RawMessage
 from store.reader import Store
 from store.writer import BatchApplier
 from tests.gen import history
@@ -36,7 +36,7 @@ def fill(url: str, prefix: str) -> None:
         async def no_dead_letters(_):
             return None
 
-        applier = BatchApplier(r, Keys(prefix), no_dead_letters, WorkingCalendar(), lambda: NOW)
+        applier = BatchApplier(r, Keys(prefix), no_dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
         msgs = [RawMessage("t", 0, i, orjson.dumps(e)) for i, e in enumerate(history(61, 200))]
         await applier.apply(msgs)
         await r.aclose()
@@ -107,7 +107,7 @@ def test_a_scrape_after_new_events_equals_a_fresh_full_scrape(services) -> None:
         async def no_dead_letters(_):
             return None
 
-        applier = BatchApplier(r, Keys(prefix), no_dead_letters, WorkingCalendar(), lambda: NOW)
+        applier = BatchApplier(r, Keys(prefix), no_dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
         await applier.apply([RawMessage("t", 0, offset + i, orjson.dumps(e)) for i, e in enumerate(history(seed, 60))])
         await r.aclose()
 

@@ -333,6 +333,29 @@ def test_result_electronic_and_sync() -> None:
     assert events["resolved"]["result_electronic"] is False and "synced" not in events
 
 
+def test_digitisation_flags_are_sent_when_the_export_has_them() -> None:
+    """reused_data, personal_store and citizen_data (events.md) from their columns,
+    Vietnamese or the national portal's names; absent columns send nothing."""
+    received = row_events(**{"Tái sử dụng dữ liệu": "Có", "Lấy từ kho dữ liệu": "x",
+                             "Xác thực VNeID": "Đã xác thực"})[0]
+    assert (received["reused_data"], received["personal_store"], received["citizen_data"]) == (True, True, True)
+    received = row_events(**{"DuocSoHoa": "0", "DuocLayTuKhoDMQG": "1", "TaiKhoanDuocXacThucVoiVNeID": "Chưa xác thực"})[0]
+    assert (received["reused_data"], received["personal_store"], received["citizen_data"]) == (False, True, False)
+    received = row_events()[0]
+    assert not {"reused_data", "personal_store", "citizen_data"} & set(received)
+    # an empty cell is "not said" too, unless the mapping gives a default
+    assert "citizen_data" not in row_events(**{"Xác thực VNeID": ""})[0]
+    assert row_events(mapping_with("citizen_data = true"), **{"Xác thực VNeID": ""})[0]["citizen_data"] is True
+    assert row_error(**{"DuocSoHoa": "có lẽ"}).reason == (
+        "DuocSoHoa: unknown value 'có lẽ' (add it to [values.boolean] or [values.reused_data])")
+
+
+def test_digitisation_flags_become_the_dossiers_facts() -> None:
+    events = row_events(**{"Tái sử dụng dữ liệu": "Có", "Lấy từ kho dữ liệu": "Không", "Xác thực VNeID": "1"})
+    f = dossier_facts("D-0001", [event_from_dict(e) for e in events])
+    assert (f.reused_data, f.personal_store, f.citizen_data) == (True, False, True)
+
+
 @pytest.mark.parametrize("cells, reason", [
     ({"Kênh nộp": "Qua Zalo"}, "Kênh nộp: unknown value 'Qua Zalo' (add it to [values.channel])"),
     ({"Mức độ DVC": "Mức độ 5"}, "Mức độ DVC: unknown value 'Mức độ 5' (add it to [values.online_service])"),
@@ -400,10 +423,11 @@ def test_a_default_payment_method_applies_only_to_rows_with_a_payment_date() -> 
 @pytest.mark.parametrize("status, end", [
     ("Đang giải quyết", None), ("Chờ bổ sung", None), ("Đã giải quyết", "resolved"), ("Đã trả kết quả", "resolved"),
     ("Hoàn thành", "resolved"), ("Rút hồ sơ", "withdrawn"), ("Từ chối", "rejected"), ("Không giải quyết", "rejected"),
+    ("Dừng xử lý", "stopped"), ("Đã dừng xử lý", "stopped"), ("dung giai quyet", "stopped"),
 ])
 def test_status_gives_the_end_event(status: str, end: str | None) -> None:
     events = row_events(**{"Trạng thái": status, "Ngày có kết quả": "13/03/2024 10:00" if end else ""})
-    ends = [e for e in events if e["type"] in ("resolved", "withdrawn", "rejected")]
+    ends = [e for e in events if e["type"] in ("resolved", "withdrawn", "rejected", "stopped")]
     assert [e["type"] for e in ends] == ([end] if end else [])
     if end:
         assert ends[0]["occurred_at"] == "2024-03-13T10:00:00+07:00"
@@ -429,6 +453,18 @@ def test_cells_that_contradict_the_status_are_ignored_with_a_note() -> None:
         "line 2 (D-0001): Ngày có kết quả ignored: Trạng thái is 'Đang giải quyết'",
         "line 2 (D-0001): Ngày trả kết quả ignored: the dossier was not resolved",
     ]
+
+
+def test_a_stopped_dossier_ends_with_its_reason() -> None:
+    events = row_events(**{"Trạng thái": "Dừng xử lý", "Ngày kết thúc": "14/03/2024 15:00",
+                           "Lý do dừng xử lý": "Cơ quan có thẩm quyền đề nghị dừng"})
+    stopped = by_type(events)["stopped"]
+    assert stopped == {"event_id": "csv:D-0001:stopped", "dossier_id": "D-0001", "type": "stopped",
+                       "occurred_at": "2024-03-14T15:00:00+07:00", "reason": "Cơ quan có thẩm quyền đề nghị dừng",
+                       "source": "igate-csv"}
+    f = dossier_facts("D-0001", [event_from_dict(e) for e in events])
+    assert f.end_type == "stopped"
+    assert row_error(**{"Trạng thái": "Dừng xử lý"}).reason == "Trạng thái 'Dừng xử lý' needs a date in Ngày có kết quả"
 
 
 def test_rejection_reason_is_kept_and_bounded() -> None:

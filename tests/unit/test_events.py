@@ -50,3 +50,4 @@ def test_stopped_and_complaint_are_dossier_events() -> None:
     for kind in ("stopped", "complaint"):
         e = event_from_dict({"event_id": kind, "dossier_id": "D1", "type": kind, "occurred_at": AT})
         assert isinstance(e, Event) and e.key == "D1"
+

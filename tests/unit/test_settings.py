@@ -87,4 +87,6 @@ def test_the_shipped_example_settings_file_loads(monkeypatch) -> None:
     s = Settings()
     assert s.metrics_windows == ["today", "30d", "ytd"]
     assert s.calendar.to_config().warning_threshold_s == 7.5 * 3600
-    assert s.index.to_config().maxima["digitization"] == 22
+    config = s.index.to_config()
+    assert config.maxima["dossier_on_time"] == 20 and config.group_max("digitization") == 22
+    assert config.thresholds["dossier_satisfaction"] == 0.9 and s.index.counting_rules().second_supplement_is_late

@@ -46,7 +46,15 @@
       since: "từ {t}",
       conn: { live: "Trực tiếp", connecting: "Đang kết nối…", offline: "Mất kết nối" },
       no_band: "Chưa có dữ liệu",
-      views: { overview: "Tổng quan", units: "Xếp hạng đơn vị", deadlines: "Hạn xử lý" },
+      views: { overview: "Tổng quan", indicators: "Chỉ số thành phần", units: "Xếp hạng đơn vị",
+               stake: "Điểm có thể mất", deadlines: "Hạn xử lý" },
+      stake_units: "Đơn vị có nhiều điểm có thể mất nhất",
+      stake_dossiers: "Hồ sơ nếu trễ hạn sẽ làm mất nhiều điểm nhất",
+      stake_note: "điểm có thể mất · điểm đã mất",
+      stake_cols: { unit: "Đơn vị", at_stake: "Có thể mất", open: "Hồ sơ trong hạn", lost: "Đã mất", score: "Điểm" },
+      no_stake: "Không có hồ sơ đang giải quyết trong hạn của kỳ này",
+      col_cost: "Điểm",
+      lost: "mất",
       tiles: { received: "Tiếp nhận", resolved: "Đã giải quyết", on_time: "Đúng hạn",
                online: "Nộp trực tuyến", online_payment: "Thanh toán trực tuyến", satisfaction: "Hài lòng",
                overdue: "Quá hạn", nearing_due: "Sắp đến hạn" },
@@ -88,7 +96,15 @@
       since: "since {t}",
       conn: { live: "Live", connecting: "Connecting…", offline: "Offline" },
       no_band: "No data yet",
-      views: { overview: "Overview", units: "Unit ranking", deadlines: "Deadlines" },
+      views: { overview: "Overview", indicators: "Indicators", units: "Unit ranking",
+               stake: "Points at stake", deadlines: "Deadlines" },
+      stake_units: "Units with the most points at stake",
+      stake_dossiers: "Dossiers whose lateness would cost the most points",
+      stake_note: "points at stake · points lost",
+      stake_cols: { unit: "Unit", at_stake: "At stake", open: "Open in time", lost: "Lost", score: "Score" },
+      no_stake: "No open in-time dossiers in this window",
+      col_cost: "Points",
+      lost: "lost",
       tiles: { received: "Received", resolved: "Resolved", on_time: "On time", online: "Submitted online",
                online_payment: "Paid online", satisfaction: "Satisfied", overdue: "Overdue", nearing_due: "Nearing due" },
       open_total: "In progress",
@@ -120,11 +136,14 @@
   TEXT.bands = vocabulary("bands");
   TEXT.bands.none = TEXT.no_band;
   TEXT.open = vocabulary("open_states");
+  TEXT.indicators = vocabulary("indicators");
   TEXT.open.open = TEXT.open_total;
 
   // ---- formatting -------------------------------------------------------------------
 
   var nf1 = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  // Points and scores as the national portal publishes them: 2 decimals.
+  var nf2 = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   var nf0 = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
   var timeFmt = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   var dateFmt = new Intl.DateTimeFormat(LOCALE, { timeZone: "UTC", day: "2-digit", month: "2-digit", year: "numeric" });
@@ -145,6 +164,7 @@
     return template.replace(/\{(\w+)\}/g, function (_, k) { return values[k] != null ? values[k] : ""; });
   }
   function num1(v) { return v == null ? TEXT.none : nf1.format(v); }
+  function num2(v) { return v == null ? TEXT.none : nf2.format(v); }
   function int(v) { return v == null ? TEXT.none : nf0.format(v); }
   function pct(v) { return v == null ? TEXT.none : nf1.format(v * 100) + "%"; }
   function localDate(iso) { return iso ? dateFmt.format(new Date(iso + "T00:00:00Z")) : ""; }
@@ -184,10 +204,14 @@
     ["#", TEXT.cols.unit, TEXT.cols.score, TEXT.cols.on_time, TEXT.cols.online, TEXT.cols.online_payment]
       .forEach(function (t, i) { head.appendChild(el("span", "c" + i, t)); });
   });
+  Array.prototype.forEach.call(document.querySelectorAll("[data-stake-cols]"), function (head) {
+    var c = TEXT.stake_cols;
+    [c.unit, c.at_stake, c.open, c.lost, c.score].forEach(function (t, i) { head.appendChild(el("span", "c" + (i + 1), t)); });
+  });
 
   // ---- state ------------------------------------------------------------------------
 
-  var state = { meta: null, kpis: null, ranking: null, open: null, dossiers: null, trend: null, status: null,
+  var state = { meta: null, kpis: null, ranking: null, open: null, dossiers: null, trend: null, stake: null, status: null,
                 error: null, lastMessage: 0, disconnectedAt: null, updates: 0 };
   window.chisoWall = state; // read by the browser tests and handy in the console
 
@@ -237,7 +261,7 @@
     var scoreEl = $("score");
     var old = scoreEl.getAttribute("data-value");
     var value = idx.score == null ? "" : String(idx.score);
-    scoreEl.textContent = num1(idx.score);
+    scoreEl.textContent = num2(idx.score);
     scoreEl.setAttribute("data-value", value);
     if (old !== null && old !== value) flash(scoreEl);
     var band = idx.band || "none";
@@ -255,7 +279,7 @@
       row.setAttribute("data-group", g);
       row.appendChild(el("div", "gname", TEXT.group_names[g]));
       var value = el("div", "gval");
-      var p = el("span", "points", num1(pts));
+      var p = el("span", "points", num2(pts));
       p.setAttribute("data-value", pts == null ? "" : String(pts));
       value.appendChild(p);
       value.appendChild(el("span", "max", " / " + nf0.format(max)));
@@ -266,6 +290,8 @@
       row.appendChild(bar);
       groups.appendChild(row);
     });
+
+    renderIndicators(idx);
 
     var m = k.measures || {}, r = k.ratios || {};
     setText("score-foot", TEXT.tiles.received + " " + int(m.received) + " · " + TEXT.tiles.resolved + " " + int(m.resolved));
@@ -390,6 +416,93 @@
     }, 200);
   });
 
+  // ---- indicators: where the points are lost -----------------------------------------
+
+  function renderIndicators(idx) {
+    var box = clear($("indicator-groups"));
+    var inds = idx.indicators || {};
+    GROUPS.forEach(function (g) {
+      var card = el("div", "card igroup");
+      card.id = "igroup-" + g;
+      var head = el("div", "card-title");
+      head.appendChild(el("span", "", TEXT.group_names[g]));
+      var gp = idx.groups ? idx.groups[g] : null;
+      var sum = el("span", "igroup-points", num2(gp) + " / " + nf0.format(CONFIG.maxima[g]));
+      sum.setAttribute("data-value", gp == null ? "" : String(gp));
+      head.appendChild(sum);
+      card.appendChild(head);
+      Object.keys(inds).forEach(function (code) {
+        var ind = inds[code];
+        if (ind.group !== g) return;
+        var row = el("div", "indicator");
+        row.id = "indicator-" + code;
+        row.appendChild(el("div", "iname", TEXT.indicators[code] || code));
+        var v = el("div", "ival");
+        var p = el("span", "points", num2(ind.points));
+        p.setAttribute("data-value", ind.points == null ? "" : String(ind.points));
+        v.appendChild(p);
+        v.appendChild(el("span", "max", " / " + nf0.format(ind.max)));
+        row.appendChild(v);
+        var share = ind.points == null ? null : 100 * ind.points / ind.max;
+        var bar = el("div", "ibar"), fill = el("div", "ifill band-" + (bandOf(share) || "none"));
+        fill.style.width = (share == null ? 0 : Math.max(0, Math.min(100, share))) + "%";
+        bar.appendChild(fill);
+        row.appendChild(bar);
+        var lost = ind.points == null ? ind.max : ind.max - ind.points;
+        var l = el("div", "ilost" + (lost > 0.005 ? "" : " none"), lost > 0.005 ? "−" + num2(lost) : "");
+        l.setAttribute("data-value", String(lost));
+        row.appendChild(l);
+        card.appendChild(row);
+      });
+      box.appendChild(card);
+    });
+  }
+
+  // ---- points at stake -------------------------------------------------------------
+
+  function renderStake(st) {
+    var list = clear($("stake-units"));
+    (st.items || []).forEach(function (item) {
+      var li = el("li", "stake-row");
+      li.setAttribute("data-unit", item.unit);
+      var name = el("span", "c1 uname", item.name);
+      name.title = item.name;
+      li.appendChild(name);
+      var at = el("span", "c2 at-stake", num2(item.at_stake));
+      at.setAttribute("data-value", String(item.at_stake));
+      li.appendChild(at);
+      li.appendChild(el("span", "c3", int(item.open_in_time)));
+      var lost = el("span", "c4 lost", num2(item.lost_total));
+      lost.setAttribute("data-value", String(item.lost_total));
+      li.appendChild(lost);
+      var sc = el("span", "c5 uscore", num2(item.score));
+      sc.setAttribute("data-band", item.band || "none");
+      li.appendChild(sc);
+      list.appendChild(li);
+    });
+    setText("stake-note", "(" + TEXT.stake_note + ")");
+    var body = clear($("stake-dossiers"));
+    (st.dossiers || []).forEach(function (it) {
+      var tr = el("tr", "st-" + it.state);
+      tr.setAttribute("data-dossier", it.dossier_id);
+      var cost = el("td", "cost", num2(it.cost));
+      cost.setAttribute("data-value", String(it.cost));
+      tr.appendChild(cost);
+      tr.appendChild(el("td", "", it.unit_name || it.unit_id || ""));
+      var proc = el("td", "proc", it.procedure_name || it.procedure_id || "");
+      proc.title = it.procedure_id || "";
+      tr.appendChild(proc);
+      tr.appendChild(el("td", "due", it.due_at ? localDayTime(new Date(it.due_at)) : TEXT.none));
+      tr.appendChild(el("td", "late", relative(it, true)));
+      tr.appendChild(el("td", "", it.officer_id || TEXT.none));
+      body.appendChild(tr);
+    });
+    var empty = $("stake-empty");
+    empty.hidden = (st.dossiers || []).length > 0;
+    empty.textContent = TEXT.no_stake;
+    updateViews();
+  }
+
   // ---- units ------------------------------------------------------------------------
 
   function rankRow(item) {
@@ -399,7 +512,7 @@
     var name = el("span", "c1 uname", item.name);
     name.title = item.name;
     li.appendChild(name);
-    var sc = el("span", "c2 uscore", num1(item.score));
+    var sc = el("span", "c2 uscore", num2(item.score));
     sc.setAttribute("data-value", item.score == null ? "" : String(item.score));
     sc.setAttribute("data-band", item.band || "none");
     sc.title = TEXT.bands[item.band || "none"];
@@ -475,7 +588,9 @@
       tr.setAttribute("data-dossier", it.dossier_id);
       tr.appendChild(el("td", "chip-cell")).appendChild(el("span", "chip st-" + it.state, TEXT.open[it.state] || it.state));
       tr.appendChild(el("td", "uname", it.unit_name || it.unit_id));
-      tr.appendChild(el("td", "proc", it.procedure_id));
+      var proc = el("td", "proc", it.procedure_name || it.procedure_id);
+      proc.title = it.procedure_id || "";
+      tr.appendChild(proc);
       tr.appendChild(el("td", "due", it.due_at ? localDayTime(new Date(it.due_at)) : TEXT.none));
       tr.appendChild(el("td", "late", relative(it)));
       tr.appendChild(el("td", "officer", it.officer_id || TEXT.none));
@@ -497,7 +612,7 @@
         var s = el("span", "tick st-" + it.state);
         s.appendChild(el("span", "tstate", (it.state === "overdue" ? "⚠ " : "◷ ") + (TEXT.open[it.state] || it.state)));
         s.appendChild(el("span", "tunit", it.unit_name || it.unit_id));
-        s.appendChild(el("span", "tproc", TEXT.procedure + " " + it.procedure_id));
+        s.appendChild(el("span", "tproc", it.procedure_name || (TEXT.procedure + " " + it.procedure_id)));
         s.appendChild(el("span", "tdue", TEXT.due + " " + (it.due_at ? localDayTime(new Date(it.due_at)) : TEXT.none) + " (" + relative(it, true) + ")"));
         if (it.officer_id) s.appendChild(el("span", "toff", TEXT.officer + " " + it.officer_id));
         track.appendChild(s);
@@ -553,7 +668,9 @@
 
   function available() {
     var v = ["overview"];
+    if (state.kpis && state.kpis.index && state.kpis.index.indicators) v.push("indicators");
     if (state.ranking && state.ranking.scored > 0) v.push("units");
+    if (state.stake && (state.stake.items || []).length > 0) v.push("stake");
     if (state.open && state.open.available) v.push("deadlines");
     return v;
   }
@@ -642,6 +759,7 @@
     open: function (d) { state.open = d; renderOpen(d); },
     dossiers: function (d) { state.dossiers = d; renderDossiers(d); },
     trend: function (d) { state.trend = d; renderTrend(d); },
+    stake: function (d) { state.stake = d; renderStake(d); },
     status: function (d) { state.status = d; renderStatus(); },
   };
 
