@@ -47,32 +47,18 @@ UNIT_LINK = ("/d/chiso-unit?var-unit=${__data.fields.unit}"
              "&${window:queryparam}&${datasource:queryparam}&${__url_time_range}")
 
 
-def ranking_table(config: IndexConfig) -> table.Panel:
-    """One instant query per column; `merge` joins them into one row per child unit."""
-    children = 'parent="$parent"'
+CHILDREN = 'parent="$parent"'
 
-    def column(expr: str) -> str:
-        # Only unit and name survive, so every query's rows share the same keys.
-        return f"max by (unit, name) ({with_names(expr, children)})"
 
-    panel = (
-        table.Panel()
-        .title("Xếp hạng đơn vị trực thuộc")
-        .description("Các đơn vị trực thuộc đơn vị đã chọn, xếp theo điểm chỉ số (cao trước). "
-            "Bấm tên đơn vị để xem chi tiết.\n"
-            "Child units of the chosen unit, best score first; click a name to drill down.")
-        .datasource(DS)
-        .with_target(target(column('dvc_index_score{window="$window"}'), "A", table=True))
-        .with_target(target(column('dvc_index_score{window="$window"}'), "B", table=True))
-    )
-    for ref, kpi, _ in RANKING_RATIOS:
-        panel = panel.with_target(
-            target(column(f'dvc_kpi_ratio{{kpi="{kpi}",window="$window"}}'), ref, table=True))
+def child_column(expr: str) -> str:
+    """One column of a per-child table: only unit and name survive, so every
+    query's rows share the same keys and `merge` joins them into one row per unit."""
+    return f"max by (unit, name) ({with_names(expr, CHILDREN)})"
 
-    rename = {"name": "Đơn vị", "Value #A": "Điểm", "Value #B": "Xếp loại"}
-    rename.update({f"Value #{ref}": header for ref, _, header in RANKING_RATIOS})
-    order = ["name", "Value #A", "Value #B"] + [f"Value #{ref}" for ref, _, _ in RANKING_RATIOS] + ["unit"]
-    panel = (
+
+def merged_columns(panel: table.Panel, order: list[str], rename: dict[str, str]) -> table.Panel:
+    """Join the per-child queries into one row per unit, columns in ``order``."""
+    return (
         panel
         .with_transformation(DataTransformerConfig(id_val="merge", options={}))
         .with_transformation(DataTransformerConfig(id_val="organize", options={
@@ -80,6 +66,30 @@ def ranking_table(config: IndexConfig) -> table.Panel:
             "indexByName": {name: index for index, name in enumerate(order)},
             "renameByName": rename,
         }))
+    )
+
+
+def ranking_table(config: IndexConfig) -> table.Panel:
+    """One instant query per column; `merge` joins them into one row per child unit."""
+    panel = (
+        table.Panel()
+        .title("Xếp hạng đơn vị trực thuộc")
+        .description("Các đơn vị trực thuộc đơn vị đã chọn, xếp theo điểm chỉ số (cao trước). "
+            "Bấm tên đơn vị để xem chi tiết.\n"
+            "Child units of the chosen unit, best score first; click a name to drill down.")
+        .datasource(DS)
+        .with_target(target(child_column('dvc_index_score{window="$window"}'), "A", table=True))
+        .with_target(target(child_column('dvc_index_score{window="$window"}'), "B", table=True))
+    )
+    for ref, kpi, _ in RANKING_RATIOS:
+        panel = panel.with_target(
+            target(child_column(f'dvc_kpi_ratio{{kpi="{kpi}",window="$window"}}'), ref, table=True))
+
+    rename = {"name": "Đơn vị", "Value #A": "Điểm", "Value #B": "Xếp loại"}
+    rename.update({f"Value #{ref}": header for ref, _, header in RANKING_RATIOS})
+    order = ["name", "Value #A", "Value #B"] + [f"Value #{ref}" for ref, _, _ in RANKING_RATIOS] + ["unit"]
+    panel = (
+        merged_columns(panel, order, rename)
         .unit("percentunit").decimals(1)
         .thresholds(ratio_thresholds(config))
         .cell_options(common.TableColorTextCellOptions())
@@ -106,11 +116,6 @@ def ranking_table(config: IndexConfig) -> table.Panel:
 
 def stake_table(config: IndexConfig) -> table.Panel:
     """index.md §5 per child unit: points at stake now, and lost per group."""
-    children = 'parent="$parent"'
-
-    def column(expr: str) -> str:
-        return f"max by (unit, name) ({with_names(expr, children)})"
-
     groups = vocabulary.GROUPS
     panel = (
         table.Panel()
@@ -121,7 +126,7 @@ def stake_table(config: IndexConfig) -> table.Panel:
                      "Per child unit: points its open in-time dossiers would cost if late (running windows), and "
                      "points already lost per group; most at stake first.")
         .datasource(DS)
-        .with_target(target(column('dvc_index_points_at_stake{window="$window"}'), "A", table=True))
+        .with_target(target(child_column('dvc_index_points_at_stake{window="$window"}'), "A", table=True))
     )
     rename = {"name": "Đơn vị", "Value #A": "Có thể mất"}
     order = ["name", "Value #A"]
@@ -129,18 +134,12 @@ def stake_table(config: IndexConfig) -> table.Panel:
         ref = chr(ord("B") + i)
         codes = "|".join(s.code for s in INDICATORS if s.group == group.id)
         expr = f'sum by (unit) (dvc_index_indicator_points_lost{{indicator=~"{codes}",window="$window"}})'
-        panel = panel.with_target(target(column(expr), ref, table=True))
+        panel = panel.with_target(target(child_column(expr), ref, table=True))
         rename[f"Value #{ref}"] = f"Mất: {group.vi}"
         order.append(f"Value #{ref}")
     order.append("unit")
     return (
-        panel
-        .with_transformation(DataTransformerConfig(id_val="merge", options={}))
-        .with_transformation(DataTransformerConfig(id_val="organize", options={
-            "excludeByName": {"Time": True},
-            "indexByName": {name: index for index, name in enumerate(order)},
-            "renameByName": rename,
-        }))
+        merged_columns(panel, order, rename)
         .unit("none").decimals(2)
         .thresholds(count_thresholds("orange"))
         .sort_by([common_builder.TableSortByFieldState().display_name("Có thể mất").desc(True)])
