@@ -68,24 +68,30 @@ def band_stat(var: str, config: IndexConfig) -> stat.Panel:
     )
 
 
-def group_points_bargauge(var: str, config: IndexConfig) -> bargauge.Panel:
-    """One query per group, so bars keep the order of kpis.md §4 and each gets its own max."""
-    panel = (
+def points_bargauge(config: IndexConfig, *, decimals: int, names: common.BarGaugeNamePlacement) -> bargauge.Panel:
+    """Horizontal bars of points against each bar's own maximum (set per query),
+    coloured by the share of the maximum reached."""
+    return (
         bargauge.Panel()
-        .title("Điểm theo nhóm chỉ số")
-        .description("Điểm đạt được của sáu nhóm chỉ số so với điểm tối đa của nhóm.\n"
-                     "Points of each of the six groups against the group's maximum.")
         .datasource(DS)
-        .unit("none").decimals(1).min(0)
+        .unit("none").decimals(decimals).min(0)
         .thresholds(band_percentage_thresholds(config))
         .no_value("–")
         .reduce_options(last_value())
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
         .orientation(common.VizOrientation.HORIZONTAL)
         .value_mode(common.BarGaugeValueMode.COLOR)
-        .name_placement(common.BarGaugeNamePlacement.TOP)
+        .name_placement(names)
         .show_unfilled(True)
     )
+
+
+def group_points_bargauge(var: str, config: IndexConfig) -> bargauge.Panel:
+    """One query per group, so bars keep the order of kpis.md §4 and each gets its own max."""
+    panel = points_bargauge(config, decimals=1, names=common.BarGaugeNamePlacement.TOP).title(
+        "Điểm theo nhóm chỉ số").description(
+        "Điểm đạt được của sáu nhóm chỉ số so với điểm tối đa của nhóm.\n"
+        "Points of each of the six groups against the group's maximum.")
     for ref, (group, name, maximum) in zip(ref_ids(), groups(config)):
         expr = f'dvc_index_points{{unit="${var}",group="{group}",window="$window"}}'
         panel = (panel.with_target(target(expr, ref, f"{name} (tối đa {maximum})", instant=True))
@@ -95,23 +101,11 @@ def group_points_bargauge(var: str, config: IndexConfig) -> bargauge.Panel:
 
 def indicator_points_bargauge(var: str, config: IndexConfig) -> bargauge.Panel:
     """index.md's 21 indicators: where the points are won and lost."""
-    panel = (
-        bargauge.Panel()
-        .title("Điểm theo chỉ số thành phần")
-        .description("Điểm của từng chỉ số thành phần (21 chỉ số, cách tính của Cổng DVC quốc gia) so với "
-                     "điểm tối đa: thanh ngắn là chỗ đang mất điểm.\n"
-                     "Points of each of the 21 indicators against its maximum: short bars are where points are lost.")
-        .datasource(DS)
-        .unit("none").decimals(2).min(0)
-        .thresholds(band_percentage_thresholds(config))
-        .no_value("–")
-        .reduce_options(last_value())
-        .display_mode(common.BarGaugeDisplayMode.GRADIENT)
-        .orientation(common.VizOrientation.HORIZONTAL)
-        .value_mode(common.BarGaugeValueMode.COLOR)
-        .name_placement(common.BarGaugeNamePlacement.LEFT)
-        .show_unfilled(True)
-    )
+    panel = points_bargauge(config, decimals=2, names=common.BarGaugeNamePlacement.LEFT).title(
+        "Điểm theo chỉ số thành phần").description(
+        "Điểm của từng chỉ số thành phần (21 chỉ số, cách tính của Cổng DVC quốc gia) so với "
+        "điểm tối đa: thanh ngắn là chỗ đang mất điểm.\n"
+        "Points of each of the 21 indicators against its maximum: short bars are where points are lost.")
     names = vocabulary.labels(vocabulary.INDICATORS)
     for ref, spec in zip(indicator_refs(), INDICATORS):
         maximum = config.maxima[spec.code]
