@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+from kafka.errors import KafkaError
 
 from chiso.commands import need, settings_for_command
 from chiso.settings import Settings
@@ -113,6 +114,13 @@ def import_csv(args: argparse.Namespace, settings: Settings | None = None, out: 
                 sink(result.events)
                 by_type.update(e["type"] for e in result.events)
                 units[result.events[0]["unit_id"]] += 1
+    except KafkaError as exc:
+        # The bootstrap answered but the partition leaders did not (metadata
+        # timeout and friends): nothing after this row was sent. Importing again
+        # is safe, the worker counts repeats as duplicates.
+        print(f"chiso import-csv: Kafka at {settings.kafka} stopped accepting events ({exc}); "
+              f"run the import again when it is reachable", file=err)
+        return 1
     finally:
         if producer is not None:
             producer.producer.flush()

