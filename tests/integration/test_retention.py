@@ -145,12 +145,15 @@ def test_a_late_event_for_an_expired_dossier_is_dead_lettered(redis_url: str) ->
     # the per-dossier structures of a closed dossier are already gone; only its snapshot remains
     assert h.sync.hget(h.keys.open, "OLD") is None and h.sync.zscore(h.keys.timer, "OLD") is None
     before = h.counters()
+    # the portal's reception candidates of a dossier (store/keys.py: grow only) go with its snapshot
+    h.sync.sadd(h.keys.receptions("OLD"), "candidate")
 
     h.clock.at = t0 + 2 * DAY + 180 * DAY - timedelta(seconds=1)  # not yet: the retention is not over
     assert h.sweep() == 0
     h.clock.at = t0 + 2 * DAY + 180 * DAY  # OLD ended exactly 180 days ago
     assert h.sweep() == 1
     assert h.snapshot("OLD") == TOMBSTONE
+    assert not h.sync.exists(h.keys.receptions("OLD"))
     ttl_days = h.sync.pttl(h.keys.dossier("OLD")) / 86_400_000
     assert 179.9 < ttl_days <= 180  # the tombstone itself is kept another retention period
     assert h.closed() == {"NEW": (t0 + 100 * DAY).timestamp()}
