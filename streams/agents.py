@@ -72,9 +72,12 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
             await parts["timer"].tick()
             await parts["timer"].prune_asof()
             await parts["publisher"].run_once()
-            await parts["retention"].run_once()  # at most once a minute
         except Exception:  # noqa: BLE001 - the next tick retries; state is in Redis
             log.exception("deadline tick failed")
+        try:
+            await parts["retention"].run_once()  # at most once a minute
+        except Exception:  # noqa: BLE001 - the next run retries
+            log.exception("retention sweep failed")
 
 
 def _close_on_shutdown(app: faust.App, parts: dict) -> None:
