@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     dvcqg_agencies: str | None = Field(None, description="CSV agency,unit_id: portal unit codes and names -> unit ids")
     dvcqg_source: str = "dvcqg"            # the `source` of the events derived from syncs
     dvcqg_mark_synced: bool = True         # a sync to chiso is a copy of the sync to the portal: `synced`
+    # Bounded memory (docs/performance.md "Memory budget"): a closed dossier's snapshot is
+    # replaced by a tombstone this many days after its end; 0 keeps every snapshot.
+    retention_days: int = Field(180, ge=0)
+    retention_tombstone_days: int | None = Field(None, ge=0)  # unset: retention_days; 0: forever
     calendar: CalendarSettings = CalendarSettings()
     index: IndexSettings = IndexSettings()
     # `chiso notify`'s recipients file (docs/thong-bao.md); when set, `chiso up` runs the notifier.
@@ -213,6 +217,7 @@ class Settings(BaseSettings):
             group_id=self.group_id, redis_prefix=self.redis_prefix, batch_max=self.batch_max,
             batch_within_s=self.batch_within_s, session_timeout_s=self.session_timeout_s,
             calendar=self.calendar.to_config(), counting=self.index.counting_rules(),
+            retention_days=self.retention_days, retention_tombstone_days=self.retention_tombstone_days,
         )
 
     def feed_config(self, seed: int | None = None, rate: float | None = None) -> FeedConfig:

@@ -34,6 +34,7 @@ INVALID_REASONS = (
     "not_utf8", "not_json", "not_object", "missing_field", "wrong_type",
     "unknown_type", "bad_value", "bad_length", "bad_datetime", "out_of_range",
     "unprocessable",  # valid, but applying it failed: the worker dead-letters it and goes on
+    "expired",        # valid, but its dossier's state was dropped by the retention rule (store/retention.py)
 )
 
 # The instants chiso supports (docs/architecture.md): every date it computes, due

@@ -5,7 +5,10 @@ Python code builds keys with ``Keys``; Lua scripts call the functions that
 prepends them to every script), so renaming a key is a one-line change.
 
     {p}d:{dossier}           string "{version}|{deflated json}": the dossier's event
-                             set and the contribution it last applied (store/codecs.py)
+                             set and the contribution it last applied (store/codecs.py);
+                             after the retention, a tombstone "0|" with a TTL (store/retention.py)
+    {p}closed                sorted set dossier -> unix time of its end, for the closed
+                             dossiers whose snapshot is still kept (store/retention.py)
     {p}p:{petition}          the same for a petition: its events and the record it placed
     {p}pt:{unit}             hash petition -> its record (processors/petitions.py), read
                              whole by the petition indicators
@@ -58,6 +61,7 @@ DEFAULT_PREFIX = "chiso:"
 # name -> pattern after the prefix; ``{x}`` are the key's parameters, in order.
 PATTERNS: dict[str, str] = {
     "dossier": "d:{dossier}",
+    "closed": "closed",
     "petition": "p:{petition}",
     "petitions": "pt:{unit}",
     "asof": "asof",
@@ -106,6 +110,10 @@ class Keys:
 
     def dossier(self, dossier_id: str) -> str:
         return self._key("dossier", dossier_id)
+
+    @property
+    def closed(self) -> str:
+        return self._key("closed")
 
     def petition(self, petition_id: str) -> str:
         return self._key("petition", petition_id)

@@ -39,6 +39,7 @@ from store.codecs import (
     split_dossier,
 )
 from store.keys import watermark_field
+from store.retention import expired_detail, is_tombstone
 from store.scripts import DOSSIER, PETITION, ApplyArgs, OpenUpdate
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,11 @@ def build_plan(
     cells: dict[tuple[str, str, str], int] = defaultdict(int)
     for (kind, record_id), pairs in per_record.items():
         blob = blobs.get((kind, record_id))
+        if kind == DOSSIER and is_tombstone(blob):  # dropped by the retention: never applied to an empty state
+            result.invalid += len(pairs)
+            globals_delta["inv:expired"] += len(pairs)
+            dead_letters.extend(dead_letter(m, "expired", expired_detail(record_id), processed_at) for m, _ in pairs)
+            continue
         events = [ev for _, ev in pairs]
         # One record's plan is made apart and merged only when it succeeded: a
         # dossier or petition that cannot be applied (any exception of the
@@ -218,6 +224,7 @@ def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rule
     args.records.append((DOSSIER, dossier_id, split_dossier(blob)[0], encode_dossier(update.state)))
     assert update.facts is not None
     args.open.append(open_update(dossier_id, update.facts, now, rules.calendar, rules.counting))
+    args.closed.append((dossier_id, update.facts.end_at.timestamp() if update.facts.end_at is not None else None))
     if update.facts.procedure_id is not None:
         args.procedures.add(update.facts.procedure_id)
     for cell, n in update.delta.items():

@@ -14,7 +14,7 @@ from importlib import resources
 from store.keys import lua_key_functions
 
 # Scripts that move open dossiers share set_open.lua.
-_USES_SET_OPEN = frozenset({"apply", "transition"})
+_USES_SET_OPEN = frozenset({"apply", "transition", "retention_sweep"})
 
 
 @cache
@@ -70,6 +70,7 @@ class ApplyArgs:
     petitions_removed: list[tuple[str, str]] = field(default_factory=list)  # (unit, petition)
     petitions_placed: list[tuple[str, str, bytes]] = field(default_factory=list)  # (unit, petition, record)
     procedures: set[str] = field(default_factory=set)                       # procedure ids seen
+    closed: list[tuple[str, float | None]] = field(default_factory=list)     # dossier, end (unix s) or None: open
 
     def merge(self, part: ApplyArgs) -> None:
         """Add what one record's plan writes (records, open states, instants,
@@ -82,6 +83,7 @@ class ApplyArgs:
         self.petitions_placed += part.petitions_placed
         self.procedures |= part.procedures
         self.units |= part.units
+        self.closed += part.closed
 
     def argv(self, prefix: str) -> list:
         args: list = [prefix, f"{self.applied_at:.3f}", len(self.watermarks)]
@@ -118,6 +120,9 @@ class ApplyArgs:
             args += [unit, petition_id, record]
         args.append(len(self.procedures))
         args += sorted(self.procedures)
+        args.append(len(self.closed))
+        for dossier_id, end in self.closed:
+            args += [dossier_id, f"{end:.6f}" if end is not None else ""]
         return args
 
 

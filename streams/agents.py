@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from processors.calendar import WorkingCalendar
 from store.keys import Keys
 from store.plan import PlanRules, RawMessage
+from store.retention import RetentionSweeper
 from store.timer import DeadlineTimer
 from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
@@ -65,12 +66,18 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
             parts["timer"] = DeadlineTimer(redis_client(), keys, calendar, now, rules=config.counting)
             parts["publisher"] = AlertPublisher(redis_client(), keys, config.kafka, config.topics.alerts,
                                                 config.topics.events)
+            parts["retention"] = RetentionSweeper(redis_client(), keys, now, config.retention_days,
+                                                  config.retention_tombstone_days)
         try:
             await parts["timer"].tick()
             await parts["timer"].prune_asof()
             await parts["publisher"].run_once()
         except Exception:  # noqa: BLE001 - the next tick retries; state is in Redis
             log.exception("deadline tick failed")
+        try:
+            await parts["retention"].run_once()  # at most once a minute
+        except Exception:  # noqa: BLE001 - the next run retries
+            log.exception("retention sweep failed")
 
 
 def _close_on_shutdown(app: faust.App, parts: dict) -> None:

@@ -38,3 +38,5 @@ class WorkerConfig:
     session_timeout_s: float
     calendar: CalendarConfig
     counting: CountingRules
+    retention_days: int = 180                 # closed dossiers' snapshots kept this long after their end; 0: forever
+    retention_tombstone_days: int | None = None  # tombstones kept this long (None: retention_days; 0: forever)

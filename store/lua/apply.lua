@@ -7,7 +7,8 @@
 --   n_open, (dossier, unit, state, no_apology, score, next_at, alert, info)*,
 --   n_asof_removed, member*, n_asof_added, (score, member)*,
 --   n_petitions_removed, (unit, petition)*, n_petitions_placed, (unit, petition, record)*,
---   n_procedures, procedure*
+--   n_procedures, procedure*,
+--   n_closed, (dossier, end or '' when not closed)*
 -- Returns 1, or -1 / -2 when a watermark / a record moved since it was read.
 local p = 3
 local wm_key = key_watermarks()
@@ -75,5 +76,12 @@ local n_pp = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_pp do redis.call('HSET', key_petitions(ARGV[p]), ARGV[p + 1], ARGV[p + 2]); p = p + 3 end
 local n_proc = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_proc do redis.call('SADD', key_procedures_seen(), ARGV[p]); p = p + 1 end
+-- closed dossiers by end instant, for the retention sweep (store/retention.py)
+local n_cl = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_cl do
+  if ARGV[p + 1] == '' then redis.call('ZREM', key_closed(), ARGV[p])
+  else redis.call('ZADD', key_closed(), ARGV[p + 1], ARGV[p]) end
+  p = p + 2
+end
 redis.call('SET', key_applied_at(), ARGV[2])
 return 1

@@ -86,7 +86,19 @@ def test_the_shipped_example_settings_file_loads(monkeypatch) -> None:
     monkeypatch.setenv("CHISO_SETTINGS", str(Path(__file__).resolve().parents[2] / "deploy" / "chiso.example.toml"))
     s = Settings()
     assert s.metrics_windows == ["today", "30d", "ytd"]
+    assert s.retention_days == 180 and s.retention_tombstone_days is None
     assert s.calendar.to_config().warning_threshold_s == 7.5 * 3600
     config = s.index.to_config()
     assert config.maxima["dossier_on_time"] == 20 and config.group_max("digitization") == 22
     assert config.thresholds["dossier_satisfaction"] == 0.9 and s.index.counting_rules().second_supplement_is_late
+
+
+def test_retention_settings_reach_the_worker_and_reject_negatives(monkeypatch) -> None:
+    monkeypatch.setenv("CHISO_KAFKA", "127.0.0.1:9092")
+    monkeypatch.setenv("CHISO_RETENTION_DAYS", "30")
+    monkeypatch.setenv("CHISO_RETENTION_TOMBSTONE_DAYS", "0")
+    config = Settings().worker_config()
+    assert (config.retention_days, config.retention_tombstone_days) == (30, 0)
+    monkeypatch.setenv("CHISO_RETENTION_DAYS", "-1")
+    with pytest.raises(ValidationError):
+        Settings()
