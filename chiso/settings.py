@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -37,6 +37,84 @@ from sources.simulator.feed import FeedConfig
 from streams.config import Topics, WorkerConfig
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used (a file that is not there, an unknown key):
+    the message names the setting and the reason, on one line."""
+
+
+def _settings_file() -> str | None:
+    return os.environ.get("CHISO_SETTINGS") or None
+
+
+def env_name(loc: tuple[Any, ...]) -> str:
+    """The environment variable of a field path: ("calendar", "timezone") -> CHISO_CALENDAR__TIMEZONE."""
+    names = [str(part) for part in loc[:2] if isinstance(part, str)]
+    return "CHISO_" + "__".join(n.upper() for n in names)
+
+
+def validation_lines(exc: ValidationError) -> list[str]:
+    """One line per bad setting: where it was set (variable or file key), its value and the reason."""
+    lines = []
+    toml = _settings_file()
+    for err in exc.errors(include_url=False):
+        loc = tuple(err.get("loc", ()))
+        if not loc:
+            lines.append(f"bad settings: {err['msg']}")
+            continue
+        var = env_name(loc)
+        value = repr(err.get("input"))
+        if len(value) > 80:
+            value = value[:77] + "..."
+        if var in os.environ or not toml:
+            lines.append(f"bad setting {var}={value}: {err['msg']}")
+        else:
+            key = ".".join(str(p) for p in loc[:2] if isinstance(p, str))
+            lines.append(f"bad setting {key}={value} in {toml} (or {var}): {err['msg']}")
+    return lines
+
+
+class StrictTomlSource(TomlConfigSettingsSource):
+    """The CHISO_SETTINGS file, strictly: a file that is not there, TOML that does
+    not parse and keys that no setting has stop start-up (naming the key), rather
+    than being silently ignored."""
+
+    def __init__(self, settings_cls: type[BaseSettings], toml_file: str) -> None:
+        path = Path(toml_file)
+        if not path.is_file():
+            raise SettingsError(f"CHISO_SETTINGS={toml_file}: no such file")
+        try:
+            super().__init__(settings_cls, toml_file=path)
+        except ValueError as exc:  # tomllib.TOMLDecodeError
+            raise SettingsError(f"CHISO_SETTINGS={toml_file}: not valid TOML: {exc}") from None
+        unknown = unknown_keys(settings_cls, self.toml_data)
+        if unknown:
+            raise SettingsError(f"CHISO_SETTINGS={toml_file}: unknown key{'s' if len(unknown) > 1 else ''} "
+                                f"{', '.join(unknown)} (see docs/settings.md)")
+
+
+def unknown_keys(model: type[BaseModel], data: dict[str, Any], prefix: str = "") -> list[str]:
+    """Keys of ``data`` (a TOML table) that are no field of ``model``; nested models too."""
+    out = []
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            out.append(f"{prefix}{key}")
+            continue
+        sub = field.annotation
+        if isinstance(value, dict) and isinstance(sub, type) and issubclass(sub, BaseModel):
+            out.extend(unknown_keys(sub, value, f"{prefix}{key}."))
+    return out
+
+
+def _existing_file(setting: str, value: str) -> str:
+    path = Path(value)
+    if not path.exists():
+        raise SettingsError(f"{setting}={value}: no such file")
+    if not path.is_file():
+        raise SettingsError(f"{setting}={value}: not a file")
+    return value
 
 
 class CalendarSettings(BaseModel):
@@ -178,18 +256,20 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[Any] = [init_settings, env_settings]
-        toml_path = os.environ.get("CHISO_SETTINGS")
+        toml_path = _settings_file()
         if toml_path:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+            sources.append(StrictTomlSource(settings_cls, toml_path))
         return tuple(sources)
 
     @property
     def units_path(self) -> str:
-        return self.units or sample_units_path()
+        """The unit catalogue; a CHISO_UNITS that names no file raises SettingsError."""
+        return _existing_file("CHISO_UNITS", self.units) if self.units else sample_units_path()
 
     @property
     def procedures_path(self) -> str:
-        return self.procedures or sample_procedures_path()
+        """The procedure catalogue; a CHISO_PROCEDURES that names no file raises SettingsError."""
+        return _existing_file("CHISO_PROCEDURES", self.procedures) if self.procedures else sample_procedures_path()
 
     def load_catalogues(self) -> tuple[UnitCatalogue, ProcedureCatalogue]:
         """Both catalogues; a bad file raises with where (file, line, column)."""

@@ -3,8 +3,7 @@ calls the module's ``run(args)``."""
 
 from __future__ import annotations
 
-import sys
-
+from chiso.errors import UserError
 from chiso.runtime import with_runtime
 from chiso.settings import Settings
 
@@ -18,4 +17,4 @@ def need(settings: Settings, *names: str) -> None:
     missing = [n for n in names if not getattr(settings, n)]
     if missing:
         vars_ = ", ".join(f"CHISO_{n.upper()}" for n in missing)
-        sys.exit(f"chiso: {vars_} not set and no running `chiso up` found")
+        raise UserError(f"{vars_} not set and no running `chiso up` found (state directory {settings.state_dir})")

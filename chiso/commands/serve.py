@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import uvicorn
 
 from chiso.api import create_app
+from chiso.errors import UserError
 from chiso.settings import Settings
 from sources.dvcqg.agencies import AgencyMapError
 
@@ -17,6 +17,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = create_app(settings)
     except AgencyMapError as exc:  # CHISO_DVCQG_AGENCIES is validated at start-up
-        sys.exit(f"chiso serve: {exc}")
+        raise UserError(str(exc), 1) from None
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
     return 0
