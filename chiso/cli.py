@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=positive_int, default=50, help="at most this many alerts shown by --dry-run (default 50)")
     s.set_defaults(command_module="notify")
 
+    s = sub.add_parser("settings", help="print the effective settings (secrets hidden), where each came from, "
+                                        "and which Kafka, Redis and state directory the commands use")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(command_module="settings")
+
     s = sub.add_parser("worker", help="run one stream worker process")
     s.set_defaults(command_module="worker")
     s = sub.add_parser("serve", help="run the HTTP server process")

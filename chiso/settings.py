@@ -75,6 +75,38 @@ def validation_lines(exc: ValidationError) -> list[str]:
     return lines
 
 
+def _toml_table() -> dict[str, Any]:
+    path = _settings_file()
+    if not path:
+        return {}
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def setting_source(name: str) -> str:
+    """Where the value of setting ``name`` ("http_port", or "calendar.timezone")
+    comes from: its environment variable, the CHISO_SETTINGS file, or the default
+    (the environment wins over the file)."""
+    path = name.split(".")
+    var = env_name(tuple(path))
+    top = env_name((path[0],))
+    for key in os.environ:
+        k = key.upper()
+        if k == var or (len(path) == 1 and k.startswith(var + "__")) or (len(path) > 1 and k == top):
+            return k
+    table: Any = _toml_table()
+    for part in path:
+        if not isinstance(table, dict) or part not in table:
+            return "default"
+        table = table[part]
+    return str(_settings_file())
+
+
 class StrictTomlSource(TomlConfigSettingsSource):
     """The CHISO_SETTINGS file, strictly: a file that is not there, TOML that does
     not parse and keys that no setting has stop start-up (naming the key), rather
@@ -309,5 +341,13 @@ class Settings(BaseSettings):
         return self.redis or DEFAULT_REDIS_URL
 
     def redacted(self) -> dict[str, Any]:
-        """For logs and `chiso settings`: secrets never print (SecretStr)."""
-        return self.model_dump(mode="json")
+        """For logs and `chiso settings`: secrets never print (SecretStr, a password in the Redis URL)."""
+        data = self.model_dump(mode="json")
+        if self.redis:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.redis)
+            if parts.password is not None:
+                host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+                data["redis"] = parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+        return data

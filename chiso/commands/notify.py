@@ -23,7 +23,7 @@ def fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_for_command()
-    need(settings, "kafka")
+    need(settings, "kafka", also=("redis",))
     path = args.recipients or settings.notify_recipients
     if not path:
         return fail("no recipients file: set CHISO_NOTIFY_RECIPIENTS or pass --recipients FILE (docs/thong-bao.md)")
