@@ -12,6 +12,7 @@ import logging
 
 import redis
 import redis.asyncio as aioredis
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -129,11 +130,36 @@ def metrics(request: Request) -> Response:
 
 
 async def not_found(request: Request, exc: HTTPException) -> Response:
-    return error(exc.status_code, exc.detail if exc.status_code != 404 else f"no such path {request.url.path}")
+    """404, 405 and the other HTTP errors Starlette raises, as JSON."""
+    if exc.status_code == 404:
+        return error(404, f"no such path {request.url.path}")
+    response = error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}")
+    for name, value in (exc.headers or {}).items():  # Allow: of a 405
+        response.headers[name] = value
+    return response
+
+
+# Errors of a store or broker that is down or unreachable: 503 with a reason and
+# Retry-After, never a 500 (the request was fine; the service will be back).
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+KAFKA_DOWN = (KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable)
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    what = "redis" if isinstance(exc, REDIS_DOWN) else "broker"
+    log.warning("%s %s: %s unavailable: %s: %s", request.method, request.url.path, what, type(exc).__name__, exc)
+    return error(503, f"{'Redis' if what == 'redis' else 'Kafka'} is unavailable, retry later "
+                      f"({type(exc).__name__}: {exc})", reason=f"{what}_unavailable")
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    # Starlette logs the traceback (the exception is re-raised after this answer).
+    return error(500, f"internal error ({type(exc).__name__}); see the server log", reason="internal")
 
 
 def create_app(settings: Settings, extra_routes: list | None = None) -> Starlette:
-    client = redis.Redis.from_url(settings.redis_url)
+    # A Redis that does not answer fails a request within seconds (503), rather than holding it.
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
     catalogue, procedure_catalogue = settings.load_catalogues()
     for target, ids in sorted(procedure_catalogue.unknown_targets.items()):
         log.warning("procedure catalogue: %s in applies_to of %s is not a unit or level of the unit "
@@ -186,7 +212,9 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         *wall_routes(ctx),
         *(extra_routes or []),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
+    handlers: dict = {HTTPException: not_found, Exception: internal_error}
+    handlers.update({kind: unavailable for kind in (*REDIS_DOWN, *KAFKA_DOWN)})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.ctx = ctx
     app.state.registry = build_registry(
         ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag, levels=settings.metrics_levels)

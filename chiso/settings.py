@@ -48,22 +48,27 @@ def _settings_file() -> str | None:
     return os.environ.get("CHISO_SETTINGS") or None
 
 
-def env_name(loc: tuple[Any, ...]) -> str:
+def env_name(loc: tuple[Any, ...], prefix: str = "CHISO_") -> str:
     """The environment variable of a field path: ("calendar", "timezone") -> CHISO_CALENDAR__TIMEZONE."""
     names = [str(part) for part in loc[:2] if isinstance(part, str)]
-    return "CHISO_" + "__".join(n.upper() for n in names)
+    return prefix + "__".join(n.upper() for n in names)
+
+
+# Settings classes other than Settings, by the title pydantic gives their errors.
+ENV_PREFIXES = {"WallSettings": "CHISO_WALL_"}
 
 
 def validation_lines(exc: ValidationError) -> list[str]:
     """One line per bad setting: where it was set (variable or file key), its value and the reason."""
     lines = []
-    toml = _settings_file()
+    prefix = ENV_PREFIXES.get(exc.title, "CHISO_")
+    toml = _settings_file() if prefix == "CHISO_" else None
     for err in exc.errors(include_url=False):
         loc = tuple(err.get("loc", ()))
         if not loc:
             lines.append(f"bad settings: {err['msg']}")
             continue
-        var = env_name(loc)
+        var = env_name(loc, prefix)
         value = repr(err.get("input"))
         if len(value) > 80:
             value = value[:77] + "..."
@@ -217,13 +222,15 @@ class Settings(BaseSettings):
     # Fixed by the contract.
     kafka: str | None = Field(None, description="bootstrap servers; unset: `chiso up` starts an embedded broker")
     redis: str | None = Field(None, description="Redis URL; unset: `chiso up` starts an embedded Redis")
-    http_port: int = 8000
+    http_port: int = Field(8000, ge=1, le=65535)
     units: str | None = Field(None, description="unit catalogue CSV; unset: the sample catalogue (Đà Nẵng)")
     now: datetime | None = Field(None, description="fixed RFC 3339 instant used as now")
     procedures: str | None = Field(None, description="procedure catalogue CSV; unset: the sample catalogue (Đà Nẵng)")
 
     # The project's own.
     http_host: str = "127.0.0.1"
+    # A client must send a request's line and headers within this time (slowloris).
+    http_header_timeout_s: float = Field(10.0, gt=0)
     events_topic: str = "dossier-events"
     dlq_topic: str = "dossier-events-dlq"
     alerts_topic: str = "dossier-alerts"
@@ -245,7 +252,7 @@ class Settings(BaseSettings):
     metrics_levels: Annotated[list[str], NoDecode] = []
     ingest_token: SecretStr | None = None  # bearer token for POST /api/v1/events
     ingest_allow_anonymous: bool = False   # only for local use: ingest without a token
-    ingest_max_bytes: int = 5_000_000
+    ingest_max_bytes: int = Field(5_000_000, gt=0)  # larger bodies answer 413 (events, portal format)
     # The national portal's sync format (POST /api/dvcqg/..., chiso import-dvcqg).
     dvcqg_token: SecretStr | None = None   # its bearer token; unset: CHISO_INGEST_TOKEN
     dvcqg_agencies: str | None = Field(None, description="CSV agency,unit_id: portal unit codes and names -> unit ids")

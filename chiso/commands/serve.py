@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
-
 from chiso.api import create_app
 from chiso.errors import UserError
+from chiso.server import serve
 from chiso.settings import Settings
 from sources.dvcqg.agencies import AgencyMapError
 
@@ -18,5 +17,5 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(settings)
     except AgencyMapError as exc:  # CHISO_DVCQG_AGENCIES is validated at start-up
         raise UserError(str(exc), 1) from None
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
+    serve(app, settings.http_host, settings.http_port, settings.http_header_timeout_s)
     return 0

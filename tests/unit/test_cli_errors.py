@@ -118,3 +118,13 @@ def test_main_prints_one_line_for_a_command_mistake(capsys, tmp_path) -> None:
     assert main(["replay", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err == f"chiso replay: {tmp_path} is a directory; give a JSON Lines file (or - for stdin)\n"
+
+
+def test_the_walls_settings_are_named_with_their_own_prefix(monkeypatch) -> None:
+    from chiso.wall.settings import WallSettings
+
+    monkeypatch.setenv("CHISO_WALL_POLL_S", "often")
+    with pytest.raises(ValidationError) as exc:
+        WallSettings()
+    assert describe(exc.value)[0] == ["bad setting CHISO_WALL_POLL_S='often': "
+                                      "Input should be a valid number, unable to parse string as a number"]
