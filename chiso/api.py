@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -152,9 +153,32 @@ async def unavailable(request: Request, exc: Exception) -> Response:
                       f"({type(exc).__name__}: {exc})", reason=f"{what}_unavailable")
 
 
-async def internal_error(request: Request, exc: Exception) -> Response:
-    # Starlette logs the traceback (the exception is re-raised after this answer).
-    return error(500, f"internal error ({type(exc).__name__}); see the server log", reason="internal")
+class InternalErrors:
+    """Anything unexpected: logged with its traceback, answered 500 JSON. (Starlette's
+    own 500 handler re-raises to the server, which then drops the connection.)"""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the last resort: a JSON answer, the traceback in the log
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            if not started:
+                response = error(500, f"internal error ({type(exc).__name__}); see the server log", reason="internal")
+                await response(scope, receive, send)
 
 
 def create_app(settings: Settings, extra_routes: list | None = None) -> Starlette:
@@ -212,9 +236,10 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         *wall_routes(ctx),
         *(extra_routes or []),
     ]
-    handlers: dict = {HTTPException: not_found, Exception: internal_error}
+    handlers: dict = {HTTPException: not_found}
     handlers.update({kind: unavailable for kind in (*REDIS_DOWN, *KAFKA_DOWN)})
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
+                    middleware=[Middleware(InternalErrors)])
     app.state.ctx = ctx
     app.state.registry = build_registry(
         ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag, levels=settings.metrics_levels)

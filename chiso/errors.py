@@ -36,9 +36,9 @@ def describe(exc: BaseException) -> tuple[list[str], int] | None:
     import redis
 
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
-        return [f"cannot reach Redis: {exc}"], 1
+        return [f"không kết nối được Redis / cannot reach Redis: {exc}"], 1
     from kafka.errors import KafkaError  # kafka-python, what the commands produce with
 
     if isinstance(exc, KafkaError):  # e.g. "Unable to bootstrap from 127.0.0.1:1"
-        return [f"Kafka: {exc}"], 1
+        return [f"lỗi Kafka / Kafka error: {exc}"], 1
     return None

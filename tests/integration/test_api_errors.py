@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from chiso.embedded import EmbeddedProcess, start_redis
+from chiso.embedded import EmbeddedProcess, free_port, start_redis
+from store.keys import Keys
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -125,3 +126,30 @@ def test_a_half_sent_request_is_closed_by_the_header_timeout(stack) -> None:
         for s in [*slow, kept]:
             s.close()
     assert stack.http.get("/healthz").status_code == 200  # a prompt client is served as before
+
+
+def test_anything_unexpected_is_500_json(stack) -> None:
+    stack, _ = stack
+    units_key = Keys(stack.settings.redis_prefix).units
+    stack.redis.delete(units_key)
+    stack.redis.rpush(units_key, "not what the server expects")  # a corrupt key: WRONGTYPE on read
+    try:
+        body = json_error(stack.http.get("/api/v1/units"), 500)
+        assert body["reason"] == "internal" and "see the server log" in body["error"]
+    finally:
+        stack.redis.delete(units_key)
+    assert stack.http.get("/api/v1/units").status_code == 200
+
+
+def test_broker_down_is_503_json_with_retry_after_for_ingest(stack) -> None:
+    stack, _ = stack
+    stack.kill("server")
+    stack.env["CHISO_KAFKA"] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    stack.start("server")
+    event = {"event_id": "e1", "type": "received", "dossier_id": "d1", "unit_id": "dng-p-hai-van",
+             "procedure_id": "1.001193", "channel": "online", "online_service": "full",
+             "occurred_at": "2026-11-30T08:00:00+07:00", "due_at": "2026-12-05T17:00:00+07:00"}
+    r = stack.http.post("/api/v1/events", json=[event])
+    body = json_error(r, 503)
+    assert body["reason"] == "broker_unavailable" and "not stored, retry" in body["error"]
+    assert int(r.headers["retry-after"]) > 0

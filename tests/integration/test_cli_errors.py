@@ -49,7 +49,7 @@ def test_report_dates(nowhere) -> None:
              "--from must not be after --to")
     # dd/mm/yyyy is accepted: the command goes on and fails only at the Redis that is not there
     one_line(chiso("report", "--from", "01/11/2026", "--to", "30/11/2026", env=nowhere), 1,
-             "chiso report: cannot reach Redis")
+             "chiso report: không kết nối được Redis / cannot reach Redis")
 
 
 def test_replay_mistakes(nowhere, tmp_path: Path) -> None:

@@ -71,7 +71,8 @@ def test_known_errors_map_to_lines_and_statuses() -> None:
     lines, status = describe(FileNotFoundError(2, "No such file or directory", "/nope"))
     assert lines == ["cannot read /nope: No such file or directory"] and status == 2
     assert describe(redis.exceptions.ConnectionError("Error 111"))[1] == 1
-    assert describe(KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1"))[0][0].startswith("Kafka: ")
+    assert describe(KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1"))[0][0].startswith(
+        "lỗi Kafka / Kafka error: ")
     assert describe(ZeroDivisionError()) is None  # a bug keeps its traceback
 
 
