@@ -6,6 +6,7 @@ import argparse
 
 from chiso.api import create_app
 from chiso.errors import UserError
+from chiso.instance import check_port_free
 from chiso.server import serve
 from chiso.settings import Settings
 from sources.dvcqg.agencies import AgencyMapError
@@ -13,6 +14,7 @@ from sources.dvcqg.agencies import AgencyMapError
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
+    check_port_free(settings.http_host, settings.http_port)  # one line, before anything connects
     try:
         app = create_app(settings)
     except AgencyMapError as exc:  # CHISO_DVCQG_AGENCIES is validated at start-up

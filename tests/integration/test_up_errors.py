@@ -52,3 +52,18 @@ def test_one_chiso_up_per_state_directory(tmp_path: Path) -> None:
     assert out.stderr.strip() == (f"chiso up: another `chiso up` (pid 4242) is running with state directory {tmp_path}; "
                                   "stop it, or give this one its own CHISO_STATE_DIR")
     assert "Ctrl-C" not in out.stdout
+
+
+def test_chiso_serve_on_a_taken_port_is_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHISO_")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env.update(CHISO_HTTP_PORT=str(port), CHISO_STATE_DIR=str(tmp_path), CHISO_KAFKA="127.0.0.1:1",
+                   CHISO_REDIS="redis://127.0.0.1:1/0")
+        out = subprocess.run([sys.executable, "-m", "chiso.cli", "serve"], env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert out.returncode == 1 and out.stderr.strip() == (
+        f"chiso serve: cổng / port {port} on 127.0.0.1: already in use; is another server running? "
+        "Choose another with CHISO_HTTP_PORT")
