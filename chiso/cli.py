@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import re
 import sys
@@ -47,7 +48,7 @@ def _number(kind: type, text: str, lo: float, what: str) -> int | float:
         value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
-    if kind is float and value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     if value < lo or (what == "positive" and value == 0):
         raise argparse.ArgumentTypeError(f"must be {what}, not {text}")
