@@ -12,8 +12,10 @@ import logging
 
 import redis
 import redis.asyncio as aioredis
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -129,11 +131,59 @@ def metrics(request: Request) -> Response:
 
 
 async def not_found(request: Request, exc: HTTPException) -> Response:
-    return error(exc.status_code, exc.detail if exc.status_code != 404 else f"no such path {request.url.path}")
+    """404, 405 and the other HTTP errors Starlette raises, as JSON."""
+    if exc.status_code == 404:
+        return error(404, f"no such path {request.url.path}")
+    response = error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}")
+    for name, value in (exc.headers or {}).items():  # Allow: of a 405
+        response.headers[name] = value
+    return response
+
+
+# Errors of a store or broker that is down or unreachable: 503 with a reason and
+# Retry-After, never a 500 (the request was fine; the service will be back).
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+KAFKA_DOWN = (KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable)
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    what = "redis" if isinstance(exc, REDIS_DOWN) else "broker"
+    log.warning("%s %s: %s unavailable: %s: %s", request.method, request.url.path, what, type(exc).__name__, exc)
+    return error(503, f"{'Redis' if what == 'redis' else 'Kafka'} is unavailable, retry later "
+                      f"({type(exc).__name__}: {exc})", reason=f"{what}_unavailable")
+
+
+class InternalErrors:
+    """Anything unexpected: logged with its traceback, answered 500 JSON. (Starlette's
+    own 500 handler re-raises to the server, which then drops the connection.)"""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the last resort: a JSON answer, the traceback in the log
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            if not started:
+                response = error(500, f"internal error ({type(exc).__name__}); see the server log", reason="internal")
+                await response(scope, receive, send)
 
 
 def create_app(settings: Settings, extra_routes: list | None = None) -> Starlette:
-    client = redis.Redis.from_url(settings.redis_url)
+    # A Redis that does not answer fails a request within seconds (503), rather than holding it.
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
     catalogue, procedure_catalogue = settings.load_catalogues()
     for target, ids in sorted(procedure_catalogue.unknown_targets.items()):
         log.warning("procedure catalogue: %s in applies_to of %s is not a unit or level of the unit "
@@ -186,7 +236,10 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         *wall_routes(ctx),
         *(extra_routes or []),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
+    handlers: dict = {HTTPException: not_found}
+    handlers.update({kind: unavailable for kind in (*REDIS_DOWN, *KAFKA_DOWN)})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
+                    middleware=[Middleware(InternalErrors)])
     app.state.ctx = ctx
     app.state.registry = build_registry(
         ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag, levels=settings.metrics_levels)

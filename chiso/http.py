@@ -28,8 +28,13 @@ class JSON(JSONResponse):
         return orjson.dumps(content)
 
 
-def error(status: int, message: str) -> JSON:
-    return JSON({"error": message}, status_code=status)
+RETRY_AFTER_S = 5  # what a 503 tells the client to wait before trying again
+
+
+def error(status: int, message: str, **extra: Any) -> JSON:
+    """The error contract: ``{"error": message, ...extra}``; a 503 says when to retry."""
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return JSON({"error": message, **extra}, status_code=status, headers=headers)
 
 
 @dataclass

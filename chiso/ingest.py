@@ -147,6 +147,6 @@ class Ingest:
             return error(exc.status, str(exc))
         except Exception as exc:  # the broker is down: the client must retry
             log.exception("ingest failed")
-            return error(503, f"events not stored, retry: {type(exc).__name__}: {exc}")
+            return error(503, f"events not stored, retry: {type(exc).__name__}: {exc}", reason="broker_unavailable")
         accepted = sum(1 for r in results if r["status"] == "accepted")
         return JSON({"accepted": accepted, "invalid": len(results) - accepted, "results": results}, status_code=202)

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -37,6 +37,121 @@ from sources.simulator.feed import FeedConfig
 from streams.config import Topics, WorkerConfig
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used (a file that is not there, an unknown key):
+    the message names the setting and the reason, on one line."""
+
+
+def _settings_file() -> str | None:
+    return os.environ.get("CHISO_SETTINGS") or None
+
+
+def env_name(loc: tuple[Any, ...], prefix: str = "CHISO_") -> str:
+    """The environment variable of a field path: ("calendar", "timezone") -> CHISO_CALENDAR__TIMEZONE."""
+    names = [str(part) for part in loc[:2] if isinstance(part, str)]
+    return prefix + "__".join(n.upper() for n in names)
+
+
+# Settings classes other than Settings, by the title pydantic gives their errors.
+ENV_PREFIXES = {"WallSettings": "CHISO_WALL_"}
+
+
+def validation_lines(exc: ValidationError) -> list[str]:
+    """One line per bad setting: where it was set (variable or file key), its value and the reason."""
+    lines = []
+    prefix = ENV_PREFIXES.get(exc.title, "CHISO_")
+    toml = _settings_file() if prefix == "CHISO_" else None
+    for err in exc.errors(include_url=False):
+        loc = tuple(err.get("loc", ()))
+        if not loc:
+            lines.append(f"bad settings: {err['msg']}")
+            continue
+        var = env_name(loc, prefix)
+        value = repr(err.get("input"))
+        if len(value) > 80:
+            value = value[:77] + "..."
+        if var in os.environ or not toml:
+            lines.append(f"bad setting {var}={value}: {err['msg']}")
+        else:
+            key = ".".join(str(p) for p in loc[:2] if isinstance(p, str))
+            lines.append(f"bad setting {key}={value} in {toml} (or {var}): {err['msg']}")
+    return lines
+
+
+def _toml_table() -> dict[str, Any]:
+    path = _settings_file()
+    if not path:
+        return {}
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def setting_source(name: str) -> str:
+    """Where the value of setting ``name`` ("http_port", or "calendar.timezone")
+    comes from: its environment variable, the CHISO_SETTINGS file, or the default
+    (the environment wins over the file)."""
+    path = name.split(".")
+    var = env_name(tuple(path))
+    top = env_name((path[0],))
+    for key in os.environ:
+        k = key.upper()
+        if k == var or (len(path) == 1 and k.startswith(var + "__")) or (len(path) > 1 and k == top):
+            return k
+    table: Any = _toml_table()
+    for part in path:
+        if not isinstance(table, dict) or part not in table:
+            return "default"
+        table = table[part]
+    return str(_settings_file())
+
+
+class StrictTomlSource(TomlConfigSettingsSource):
+    """The CHISO_SETTINGS file, strictly: a file that is not there, TOML that does
+    not parse and keys that no setting has stop start-up (naming the key), rather
+    than being silently ignored."""
+
+    def __init__(self, settings_cls: type[BaseSettings], toml_file: str) -> None:
+        path = Path(toml_file)
+        if not path.is_file():
+            raise SettingsError(f"CHISO_SETTINGS={toml_file}: no such file")
+        try:
+            super().__init__(settings_cls, toml_file=path)
+        except ValueError as exc:  # tomllib.TOMLDecodeError
+            raise SettingsError(f"CHISO_SETTINGS={toml_file}: not valid TOML: {exc}") from None
+        unknown = unknown_keys(settings_cls, self.toml_data)
+        if unknown:
+            raise SettingsError(f"CHISO_SETTINGS={toml_file}: unknown key{'s' if len(unknown) > 1 else ''} "
+                                f"{', '.join(unknown)} (see docs/settings.md)")
+
+
+def unknown_keys(model: type[BaseModel], data: dict[str, Any], prefix: str = "") -> list[str]:
+    """Keys of ``data`` (a TOML table) that are no field of ``model``; nested models too."""
+    out = []
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            out.append(f"{prefix}{key}")
+            continue
+        sub = field.annotation
+        if isinstance(value, dict) and isinstance(sub, type) and issubclass(sub, BaseModel):
+            out.extend(unknown_keys(sub, value, f"{prefix}{key}."))
+    return out
+
+
+def _existing_file(setting: str, value: str) -> str:
+    path = Path(value)
+    if not path.exists():
+        raise SettingsError(f"{setting}={value}: no such file")
+    if not path.is_file():
+        raise SettingsError(f"{setting}={value}: not a file")
+    return value
 
 
 class CalendarSettings(BaseModel):
@@ -107,13 +222,15 @@ class Settings(BaseSettings):
     # Fixed by the contract.
     kafka: str | None = Field(None, description="bootstrap servers; unset: `chiso up` starts an embedded broker")
     redis: str | None = Field(None, description="Redis URL; unset: `chiso up` starts an embedded Redis")
-    http_port: int = 8000
+    http_port: int = Field(8000, ge=1, le=65535)
     units: str | None = Field(None, description="unit catalogue CSV; unset: the sample catalogue (Đà Nẵng)")
     now: datetime | None = Field(None, description="fixed RFC 3339 instant used as now")
     procedures: str | None = Field(None, description="procedure catalogue CSV; unset: the sample catalogue (Đà Nẵng)")
 
     # The project's own.
     http_host: str = "127.0.0.1"
+    # A client must send a request's line and headers within this time (slowloris).
+    http_header_timeout_s: float = Field(10.0, gt=0)
     events_topic: str = "dossier-events"
     dlq_topic: str = "dossier-events-dlq"
     alerts_topic: str = "dossier-alerts"
@@ -135,7 +252,7 @@ class Settings(BaseSettings):
     metrics_levels: Annotated[list[str], NoDecode] = []
     ingest_token: SecretStr | None = None  # bearer token for POST /api/v1/events
     ingest_allow_anonymous: bool = False   # only for local use: ingest without a token
-    ingest_max_bytes: int = 5_000_000
+    ingest_max_bytes: int = Field(5_000_000, gt=0)  # larger bodies answer 413 (events, portal format)
     # The national portal's sync format (POST /api/dvcqg/..., chiso import-dvcqg).
     dvcqg_token: SecretStr | None = None   # its bearer token; unset: CHISO_INGEST_TOKEN
     dvcqg_agencies: str | None = Field(None, description="CSV agency,unit_id: portal unit codes and names -> unit ids")
@@ -182,18 +299,20 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[Any] = [init_settings, env_settings]
-        toml_path = os.environ.get("CHISO_SETTINGS")
+        toml_path = _settings_file()
         if toml_path:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+            sources.append(StrictTomlSource(settings_cls, toml_path))
         return tuple(sources)
 
     @property
     def units_path(self) -> str:
-        return self.units or sample_units_path()
+        """The unit catalogue; a CHISO_UNITS that names no file raises SettingsError."""
+        return _existing_file("CHISO_UNITS", self.units) if self.units else sample_units_path()
 
     @property
     def procedures_path(self) -> str:
-        return self.procedures or sample_procedures_path()
+        """The procedure catalogue; a CHISO_PROCEDURES that names no file raises SettingsError."""
+        return _existing_file("CHISO_PROCEDURES", self.procedures) if self.procedures else sample_procedures_path()
 
     def load_catalogues(self) -> tuple[UnitCatalogue, ProcedureCatalogue]:
         """Both catalogues; a bad file raises with where (file, line, column)."""
@@ -234,5 +353,13 @@ class Settings(BaseSettings):
         return self.redis or DEFAULT_REDIS_URL
 
     def redacted(self) -> dict[str, Any]:
-        """For logs and `chiso settings`: secrets never print (SecretStr)."""
-        return self.model_dump(mode="json")
+        """For logs and `chiso settings`: secrets never print (SecretStr, a password in the Redis URL)."""
+        data = self.model_dump(mode="json")
+        if self.redis:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.redis)
+            if parts.password is not None:
+                host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+                data["redis"] = parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+        return data

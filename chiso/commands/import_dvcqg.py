@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     # aiokafka logs each failed connection; the command says it once, in one line
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     settings = settings_for_command()
-    need(settings, "kafka")
+    need(settings, "kafka", also=("redis",))
     return import_dvcqg(args, settings)
 
 

@@ -23,7 +23,6 @@ def fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_for_command()
-    need(settings, "kafka")
     path = args.recipients or settings.notify_recipients
     if not path:
         return fail("no recipients file: set CHISO_NOTIFY_RECIPIENTS or pass --recipients FILE (docs/thong-bao.md)")
@@ -39,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if not inside_office_hours(recipients.digest_at, calendar):
         return fail(f"{path}: digest_at: {recipients.digest_at:%H:%M} is outside office hours "
                     f"({', '.join(f'{a:%H:%M}-{b:%H:%M}' for a, b in calendar.config.office_hours)})")
+    # after the configuration's checks, so that a mistake in it stays one line
+    need(settings, "kafka", also=("redis",))
     messages = Messages(recipients, units, procedures)
     if args.dry_run:
         from chiso.notify.dry_run import dry_run

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from datetime import date
 
 import redis
 
 from chiso.commands import need, settings_for_command
+from chiso.errors import UserError
 from chiso.queries import Queries, UnknownUnit
 from processors.units import UnitCatalogue
 from processors.vocabulary import REPORT_LINES
@@ -20,15 +19,16 @@ from store.reader import Store
 def run(args: argparse.Namespace) -> int:
     settings = settings_for_command()
     need(settings, "redis")
-    start, end = date.fromisoformat(args.date_from), date.fromisoformat(args.date_to)
+    start, end = args.date_from, args.date_to  # dates already (chiso.cli.cli_date)
     if start > end:
-        sys.exit("chiso: --from must not be after --to")
+        raise UserError(f"--from ({start:%d/%m/%Y}) phải không sau --to ({end:%d/%m/%Y}) / "
+                        "--from must not be after --to")
     queries = Queries(Store(redis.Redis.from_url(settings.redis), Keys(settings.redis_prefix)),
                       UnitCatalogue.from_path(settings.units_path), settings.index.to_config())  # no calendar needed
     try:
         rep = queries.report(args.unit, start, end)
     except UnknownUnit:
-        sys.exit(f"chiso: unknown unit {args.unit!r}")
+        raise UserError(f"không có đơn vị / unknown unit {args.unit!r} (GET /api/v1/units lists them)") from None
     if args.json:
         print(json.dumps(rep, ensure_ascii=False, indent=2))
         return 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chiso.embedded import EmbeddedProcess, die_with_parent, start_broker, start_redis, stop_process
+from chiso.instance import check_port_free, hold_instance
 from chiso.runtime import runtime_file
 from chiso.settings import Settings
 from streams.topics import ensure_topics
@@ -96,6 +97,10 @@ def run(args) -> int:
 
 
 def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
+    # Before anything starts: one `chiso up` per state directory, and a free HTTP port
+    # (each a one-line UserError, never a banner for another instance's server).
+    hold_instance(settings.state_dir)
+    check_port_free(settings.http_host, settings.http_port)
     log_dir = settings.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     embedded: list[EmbeddedProcess] = []

@@ -28,7 +28,8 @@ Snapshot parts, each one server-sent event (``event: <part>``, ``data: <JSON>``)
               worst units with a score, each reduced to what the wall shows.
 ``open``      ``/api/v1/open?unit=U``, with ``"available": true``.
 ``dossiers``  ``/api/v1/dossiers?unit=U&state=overdue`` then ``…nearing_due``, each
-              item with ``unit_name`` added.
+              item with ``unit_name`` added; ``"known": false`` (and no items) when they
+              could not be read: the page then says "unknown", never "no overdue dossiers".
 ``trend``     ``{"days": 30, "rolling": 7, "points": [[date, day, rolling, received]…]}``
               for the last 30 local dates: ``day`` is the score of that date alone
               (``/api/v1/kpis?unit=U&from=D&to=D``), ``rolling`` the score of the 7
@@ -37,8 +38,11 @@ Snapshot parts, each one server-sent event (``event: <part>``, ``data: <JSON>``)
 ``stake``     ``/api/v1/stake?parent=U&window=W``: the ``top`` units with the most points
               at stake (their points lost, per indicator left out) and the most costly
               open dossiers (index.md §5).
-``status``    pipeline health: ``applied_at``, lag, ``stale`` and why; also sent every
-              ``CHISO_WALL_HEARTBEAT_S`` as a heartbeat.
+``status``    pipeline health: ``applied_at``, lag, ``stale`` and why (``store``: Redis
+              unreadable; ``broker``: the lag cannot be measured; ``unknown``: no Kafka
+              configured to measure it; ``pipeline``: events waiting and nothing applied
+              for ``CHISO_WALL_STALE_AFTER_S``); also sent every ``CHISO_WALL_HEARTBEAT_S``
+              as a heartbeat. The page's live dot turns red while ``stale``.
 ``problem``   ``{"error": ..., "kind": "unit"|"window"}``: an unknown unit or window; the
               stream stays open. (Not ``error``: EventSource uses that name itself.)
 """
@@ -120,7 +124,7 @@ class Hub:
                 await asyncio.shield(topic.slow_task)
         for part, data in topic.parts.items():
             sub.offer(part, data)
-        if self.status_part is None:
+        if self.status_part is None or self.store_error is not None:
             await self.refresh_status()
         if self.status_part is not None:
             sub.offer("status", self.status_part)
@@ -208,8 +212,10 @@ class Hub:
         reason = None
         if self.store_error:
             reason = "store"
-        elif self.lag_error and now - progress > s.stale_after_s:
+        elif self.lag_error:  # the lag cannot be measured: nobody knows whether the numbers are current
             reason = "broker"
+        elif self.ctx.lag_probe is None:
+            reason = "unknown"
         elif self.lag and now - progress > s.stale_after_s:
             reason = "pipeline"
         status = {"stale": reason is not None, "reason": reason, "lag_error": self.lag_error is not None,
@@ -266,6 +272,14 @@ class Hub:
             except Exception as exc:  # noqa: BLE001 - a broken broker shows on the wall as a stale status
                 log.warning("wall: snapshot of %s/%s failed: %s", topic.unit, topic.window, exc)
                 self.store_error = f"{type(exc).__name__}: {exc}"
+                if schedule is topic.fast:
+                    # The urgent list is unknown now: say so, rather than keep showing an old one
+                    # (or none, which the page would read as "no overdue dossiers").
+                    unknown = dumps({"available": True, "known": False, "items": [], "reason": "store"})
+                    if topic.parts.get("dossiers") != unknown:
+                        topic.parts["dossiers"] = unknown
+                        for sub in topic.subscribers:
+                            sub.offer("dossiers", unknown)
             finally:
                 schedule.built_at = time.monotonic()
                 schedule.cost = schedule.built_at - started

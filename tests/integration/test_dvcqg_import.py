@@ -48,12 +48,15 @@ def test_import_dvcqg_sends_an_archive_and_lists_what_it_rejected(make_stack, tm
     assert f"{len(want) - 2} event(s) sent" in again.stdout, again.stdout
 
     missing = run(str(tmp_path / "nope.jsonl"))
-    assert missing.returncode == 2 and missing.stderr.strip().startswith("chiso import-dvcqg: cannot read")
-    assert len(missing.stderr.strip().splitlines()) == 1
+    # the first line says which Kafka and Redis the command uses (#12); then the one error line
+    using, *errors = missing.stderr.strip().splitlines()
+    assert using == (f"chiso: using Kafka {stack.settings.kafka} (CHISO_KAFKA), "
+                     f"Redis {stack.settings.redis} (CHISO_REDIS)")
+    assert missing.returncode == 2 and len(errors) == 1 and errors[0].startswith("chiso import-dvcqg: cannot read")
     bad = tmp_path / "bad.csv"
     bad.write_text("agency,unit_id\nX,nope\n", encoding="utf-8")
     wrong = subprocess.run([sys.executable, "-m", "chiso.cli", "import-dvcqg", str(archive)],
                            env=dict(stack.env, CHISO_DVCQG_AGENCIES=str(bad)), capture_output=True, text=True,
                            timeout=120)
     assert wrong.returncode == 2
-    assert wrong.stderr.strip() == f"chiso import-dvcqg: {bad}:2: column unit_id: 'nope' is not a unit of the unit catalogue"
+    assert wrong.stderr.strip().splitlines()[-1] == f"chiso import-dvcqg: {bad}:2: column unit_id: 'nope' is not a unit of the unit catalogue"

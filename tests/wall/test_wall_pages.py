@@ -102,3 +102,19 @@ def test_api_documentation_exists_in_english() -> None:
     for endpoint in ("/api/v1/kpis", "/api/v1/ranking", "/api/v1/open", "/api/v1/dossiers", "/api/v1/report",
                      "/api/v1/units", "/healthz", "/readyz", "/metrics", "/wall/events"):
         assert endpoint in text, endpoint
+
+
+def test_api_documentation_shows_how_to_send_events() -> None:
+    """POST /api/v1/events is documented (docs/api.md, rendered at /docs) with a curl
+    example whose event the contract accepts, and the JSON error statuses."""
+    import json
+    import re
+
+    from processors.events import Event, event_from_dict
+
+    text = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    assert "## Sending events: `POST /api/v1/events`" in text and "curl -sS -X POST" in text
+    body = re.search(r"--data-binary '(\[.*?\])'", text, re.S).group(1)
+    assert all(isinstance(event_from_dict(e), Event) for e in json.loads(body))
+    for status in ("| 404 |", "| 405 |", "| 413 |", "| 503 |", "| 500 |", "Retry-After", "CHISO_HTTP_HEADER_TIMEOUT_S"):
+        assert status in text, status

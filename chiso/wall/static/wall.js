@@ -36,15 +36,17 @@
       urgent: "Hồ sơ cần xử lý gấp",
       urgent_note: "quá hạn trước, gần hạn sau",
       no_urgent: "Không có hồ sơ quá hạn hoặc sắp đến hạn",
+      urgent_unknown: "Không rõ hồ sơ quá hạn, sắp đến hạn: dữ liệu không cập nhật",
       stale: "DỮ LIỆU KHÔNG CẬP NHẬT",
       reasons: {
         disconnected: "Mất kết nối tới máy chủ chiso; đang thử kết nối lại",
         pipeline: "Luồng sự kiện bị dừng: {lag} sự kiện đang chờ, chưa được xử lý",
         broker: "Không kết nối được Kafka",
         store: "Không đọc được Redis",
+        unknown: "Không rõ tình trạng luồng sự kiện (không có Kafka để đo độ trễ)",
       },
       since: "từ {t}",
-      conn: { live: "Trực tiếp", connecting: "Đang kết nối…", offline: "Mất kết nối" },
+      conn: { live: "Trực tiếp", connecting: "Đang kết nối…", offline: "Mất kết nối", stale: "Không cập nhật" },
       no_band: "Chưa có dữ liệu",
       views: { overview: "Tổng quan", indicators: "Chỉ số thành phần", units: "Xếp hạng đơn vị",
                stake: "Điểm có thể mất", deadlines: "Hạn xử lý" },
@@ -86,15 +88,17 @@
       urgent: "Most urgent dossiers",
       urgent_note: "overdue first, then nearing due",
       no_urgent: "No overdue or nearly due dossiers",
+      urgent_unknown: "Overdue and nearly due dossiers unknown: data not updating",
       stale: "DATA NOT UPDATING",
       reasons: {
         disconnected: "Lost the connection to the chiso server; reconnecting",
         pipeline: "The event pipeline has stopped: {lag} events waiting, not applied",
         broker: "Kafka is unreachable",
         store: "Redis is unreachable",
+        unknown: "Pipeline health unknown (no Kafka to measure the lag)",
       },
       since: "since {t}",
-      conn: { live: "Live", connecting: "Connecting…", offline: "Offline" },
+      conn: { live: "Live", connecting: "Connecting…", offline: "Offline", stale: "Not updating" },
       no_band: "No data yet",
       views: { overview: "Overview", indicators: "Indicators", units: "Unit ranking",
                stake: "Points at stake", deadlines: "Deadlines" },
@@ -580,8 +584,12 @@
   function renderDossiers(d) {
     var body = clear($("urgent")), track = $("ticker-track");
     var items = d.available ? d.items || [] : [];
+    // An empty list is "no overdue dossiers" only when the data is known to be current:
+    // with Redis down or the pipeline stopped it is "unknown", never a green all-clear.
+    var known = d.known !== false && !isStale();
     $("urgent-empty").hidden = !d.available || items.length > 0;
-    setText("urgent-empty", TEXT.no_urgent);
+    $("urgent-empty").classList.toggle("unknown", !known);
+    setText("urgent-empty", known ? TEXT.no_urgent : TEXT.urgent_unknown);
     setText("urgent-note", "(" + TEXT.urgent_note + ")");
     items.forEach(function (it) {
       var tr = el("tr", "st-" + it.state);
@@ -601,13 +609,17 @@
     if (!d.available) return;
     // The ticker restarts its crawl when rebuilt: rebuild it only when its text changes
     // (its times are coarse, to the hour, so that this is rare).
-    var signature = JSON.stringify(items.map(function (it) { return [it.dossier_id, it.unit_name, relative(it, true)]; }));
+    var signature = JSON.stringify([known, items.map(function (it) { return [it.dossier_id, it.unit_name, relative(it, true)]; })]);
     if (signature === renderDossiers.ticker) return;
     renderDossiers.ticker = signature;
     clear(track);
     var runs = items.length ? [0, 1] : [0];  // twice, for a seamless loop
     runs.forEach(function () {
-      if (!items.length) { track.appendChild(el("span", "tick ok", "✓ " + TEXT.no_urgent)); return; }
+      if (!items.length) {
+        track.appendChild(known ? el("span", "tick ok", "✓ " + TEXT.no_urgent)
+                                : el("span", "tick unknown", "? " + TEXT.urgent_unknown));
+        return;
+      }
       items.forEach(function (it) {
         var s = el("span", "tick st-" + it.state);
         s.appendChild(el("span", "tstate", (it.state === "overdue" ? "⚠ " : "◷ ") + (TEXT.open[it.state] || it.state)));
@@ -624,8 +636,13 @@
 
   // ---- status, staleness, connection ------------------------------------------------
 
+  function isStale() {
+    return wall.getAttribute("data-stale") === "1";
+  }
+
   function renderStatus() {
     var s = state.status;
+    var wasStale = isStale();
     if (s && s.applied_at) {
       var at = new Date(s.applied_at * 1000);
       setText("updated-at", timeFmt.format(at) + " · " + localDayMonth(at));
@@ -643,6 +660,11 @@
     wall.setAttribute("data-stale", stale ? "1" : "0");
     wall.setAttribute("data-stale-reason", reason || "");
     $("stale").hidden = !stale;
+    // The live dot says whether the numbers are current, not only whether the page is connected.
+    var conn = wall.getAttribute("data-conn");
+    if (stale && reason !== "disconnected" && conn === "live") setConn("stale");
+    else if (!stale && conn === "stale") setConn("live");
+    if (stale !== wasStale && state.dossiers) renderDossiers(state.dossiers);
     if (stale) {
       var text = fmt(TEXT.reasons[reason] || reason, { lag: s && s.lag != null ? int(s.lag) : "?" });
       if (since) text += " (" + fmt(TEXT.since, { t: timeFmt.format(new Date(since)) }) + ")";
@@ -784,7 +806,7 @@
         if (typeof ev.data !== "string") return;
         state.lastMessage = Date.now();
         state.disconnectedAt = null;
-        setConn("live");
+        if (wall.getAttribute("data-conn") !== "stale") setConn("live");
         var data;
         try { data = JSON.parse(ev.data); } catch (err) { return; }
         state.updates += 1;
