@@ -1,9 +1,12 @@
 """Faust agents and timers: thin adapters from Kafka to the appliers.
 
-Acknowledgement happens when ``take_events`` moves past a batch, so the batch
-body must not return before its effects are in Redis: Redis outages and bugs
-are retried here (the pipeline stalls and the lag alert fires) rather than
-letting an unapplied batch be committed.
+With the ``kafka+batch`` transport (the default, streams/transport.py) each
+stream value is one fetched partition batch, already a list of
+``RawMessage``; with Faust's own ``kafka`` transport records are gathered with
+``take_events``. Either way acknowledgement happens when the stream moves past
+the batch, so the body must not return before its effects are in Redis: Redis
+outages and bugs are retried here (the pipeline stalls and the lag alert fires)
+rather than letting an unapplied batch be committed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from store.timer import DeadlineTimer
 from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
 from streams.config import WorkerConfig
+from streams.transport import SCHEME as BATCH_SCHEME
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,10 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
     @app.agent(events, name="apply-dossier-events")
     async def apply_dossier_events(stream: faust.Stream) -> None:
         applier = BatchApplier(redis_client(), keys, send_dead_letters, PlanRules(calendar, config.counting), now)
+        if config.transport == BATCH_SCHEME:
+            async for records in stream:
+                await retry_until_done(lambda batch=records: applier.apply(batch), f"a batch of {len(records)} messages")
+            return
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
             messages = [
                 RawMessage(e.message.topic, e.message.partition, e.message.offset, e.message.value)

@@ -38,3 +38,6 @@ class WorkerConfig:
     session_timeout_s: float
     calendar: CalendarConfig
     counting: CountingRules
+    # Faust broker URL scheme: "kafka+batch" (streams/transport.py, one Faust
+    # message per fetched partition batch) or "kafka" (Faust's per-message path).
+    transport: str = "kafka+batch"
