@@ -9,6 +9,13 @@
 --   n_petitions_removed, (unit, petition)*, n_petitions_placed, (unit, petition, record)*,
 --   n_procedures, procedure*
 -- Returns 1, or -1 / -2 when a watermark / a record moved since it was read.
+-- Sent as two arguments, the prefix and the rest as ONE msgpack array
+-- (ApplyArgs.argv): unpacked here into a local ARGV with the layout above.
+local ARGV = (function(prefix, packed)
+  local args = {prefix}
+  for i = 1, #packed do args[i + 1] = packed[i] end
+  return args
+end)(ARGV[1], cmsgpack.unpack(ARGV[2]))
 local p = 3
 local wm_key = key_watermarks()
 local n_wm = tonumber(ARGV[p]); p = p + 1
