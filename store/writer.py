@@ -38,7 +38,7 @@ SendDeadLetters = Callable[[list[dict]], Awaitable[None]]
 class BatchApplier:
     def __init__(
         self, redis: aioredis.Redis, keys: Keys, send_dead_letters: SendDeadLetters,
-        rules: PlanRules, now: Callable[[], datetime], cache_size: int = 20_000,
+        rules: PlanRules, now: Callable[[], datetime], cache_size: int = 2_048,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -48,7 +48,9 @@ class BatchApplier:
         self._script = redis.register_script(script("apply"))
         # Decoded states of the dossiers this worker wrote last (least recently
         # written first out): a dossier whose stored blob is still the one we
-        # wrote needs no decoding (store/plan.py StateCache).
+        # wrote needs no decoding (store/plan.py StateCache). A decoded state
+        # takes ~30 KB of Python objects, so the cache stays small (~60 MB):
+        # it serves a dossier's events that follow each other within minutes.
         self.states: StateCache = {}
         self.cache_size = cache_size
 
