@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import os
 import random
 import shutil
@@ -178,6 +179,69 @@ def time_to_first_answer() -> tuple[float, float]:
     return first or float("nan"), ready or float("nan")
 
 
+async def offered_load(bootstrap: str, redis_url: str, prefix: str, topic: str, messages: list[tuple[bytes, bytes]],
+                       rate: float, seconds: float) -> tuple[list[float], int]:
+    """Send ``rate`` events/s for ``seconds`` (10 ms ticks) while sampling the
+    applied watermarks every 10 ms; an event's latency is from its send to the
+    first sample whose watermark covers its offset (the API reads Redis, so
+    this is event -> answerable). Returns (latencies in s, max lag seen)."""
+    import redis.asyncio as aioredis
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    await producer.start()
+    r = aioredis.from_url(redis_url)
+    sent: list[tuple[float, asyncio.Future]] = []
+    samples: list[tuple[float, dict[int, int]]] = []
+    done = asyncio.Event()
+
+    async def poll() -> None:
+        while not done.is_set():
+            marks = await r.hgetall(f"{prefix}wm")
+            samples.append((time.perf_counter(), {int(k.decode().rsplit(":", 1)[1]): int(v) for k, v in marks.items()
+                                                  if k.decode().startswith(topic + ":")}))
+            await asyncio.sleep(0.01)
+
+    poller = asyncio.create_task(poll())
+    per_tick = rate / 100
+    total = min(len(messages), int(rate * seconds))
+    started = time.perf_counter()
+    i = 0
+    while i < total:
+        due = int((time.perf_counter() - started) * 100 * per_tick) + 1
+        while i < min(due, total):
+            k, v = messages[i]
+            sent.append((time.perf_counter(), await producer.send(topic, key=k, value=v)))
+            i += 1
+        await asyncio.sleep(0.01)
+    metas = [(t, await f) for t, f in sent]
+    await producer.stop()
+    last = {}
+    for _, m in metas:
+        last[m.partition] = max(last.get(m.partition, -1), m.offset)
+    while not samples or any(samples[-1][1].get(p, -1) < o for p, o in last.items()):
+        await asyncio.sleep(0.05)
+    done.set()
+    await poller
+    await r.aclose()
+    times = [at for at, _ in samples]
+    latencies = []
+    by_partition: dict[int, list[tuple[int, float]]] = {}
+    for t, m in metas:
+        by_partition.setdefault(m.partition, []).append((m.offset, t))
+    for partition, items in by_partition.items():
+        k = 0  # the covering sample only moves forward with the offset (watermarks never go back)
+        for offset, t in sorted(items):
+            k = max(k, bisect.bisect_left(times, t))
+            while k < len(samples) and samples[k][1].get(partition, -1) < offset:
+                k += 1
+            latencies.append(samples[k][0] - t if k < len(samples) else float("nan"))
+    send_times = sorted(t for t, _ in metas)
+    base_applied = sum(v + 1 for v in samples[0][1].values())
+    max_lag = max(bisect.bisect_right(send_times, at) - (sum(v + 1 for v in marks.values()) - base_applied)
+                  for at, marks in samples)
+    return latencies, max_lag
+
+
 def time_ordered(messages: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The same events sorted by time: a dossier's events land in different batches."""
     return sorted(messages, key=lambda m: orjson.loads(m[1])["occurred_at"])
@@ -197,6 +261,9 @@ def main() -> None:
     ap.add_argument("--feeds", default="clustered,time-ordered")
     ap.add_argument("--two-workers", action="store_true", help="also two workers in one group (kafka+batch)")
     ap.add_argument("--startup", action="store_true", help="also time `chiso up` to the first API answer")
+    ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                    help="also offer --rate events/s (time-ordered) for this long to one worker: event -> Redis p50/p99")
+    ap.add_argument("--rate", type=float, default=2000.0)
     args = ap.parse_args()
     transports = [t for t in args.transports.split(",") if t]
     feeds = [f for f in args.feeds.split(",") if f]
@@ -242,6 +309,11 @@ def main() -> None:
                     footprint = redis_footprint(r, base.redis_prefix, before, dossiers)
             rows.append((f"{feed}, {transport}, {workers} worker{'s' if workers > 1 else ''}",
                          median(rates), median(ratios), f"RSS max {max(rss):,.0f} MB, first batch after {median(joins):.1f} s"))
+        latency = None
+        if args.latency:
+            live = time_ordered(events(int(args.rate * args.latency) + 1, seed=767))
+            latency = {t: measure_latency(base, work, r, live, args.rate, args.latency, t, args.partitions)
+                       for t in transports}
         startup = time_to_first_answer() if args.startup else None
     finally:
         broker.stop()
@@ -256,8 +328,39 @@ def main() -> None:
         print(f"{name:48} {rate:>10,.0f} {ratio:>7.3f}   {extra}")
     if footprint:
         print(footprint)
+    if latency:
+        for transport, (lat, lag) in latency.items():
+            q = statistics.quantiles(lat, n=100)
+            print(f"event -> Redis at {args.rate:,.0f} events/s for {args.latency:.0f} s, {transport:11}: "
+                  f"p50 {q[49] * 1000:,.0f} ms, p99 {q[98] * 1000:,.0f} ms, max {max(lat) * 1000:,.0f} ms, max lag {lag:,}")
     if startup:
         print(f"chiso up -> first API answer    {startup[0]:.1f} s;  -> /readyz 200  {startup[1]:.1f} s")
+
+
+def measure_latency(base: Settings, work: Path, r: redis.Redis, messages: list[tuple[bytes, bytes]], rate: float,
+                    seconds: float, transport: str, partitions: int) -> tuple[list[float], int]:
+    topic = f"bench-live-{transport.replace('+', '-')}"
+    ensure_topics(base.kafka, Topics(topic, topic + "-dlq", topic + "-alerts"), partitions)
+    r.flushdb()
+    env = dict(os.environ, CHISO_KAFKA=base.kafka, CHISO_REDIS=base.redis, CHISO_EVENTS_TOPIC=topic,
+               CHISO_DLQ_TOPIC=topic + "-dlq", CHISO_ALERTS_TOPIC=topic + "-alerts", CHISO_GROUP_ID=f"live-{transport}",
+               CHISO_PARTITIONS=str(partitions), CHISO_STATE_DIR=str(work / "live"),
+               CHISO_NOW=base.now.isoformat(), CHISO_TRANSPORT=transport)
+    # warm up: the worker has joined its group once its first event is applied
+    warm, rest = messages[:1], messages[1:]
+    asyncio.run(produce(base.kafka, topic, warm, partitions))
+    proc = subprocess.Popen([sys.executable, "-m", "chiso.cli", "worker"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while applied(r, base.redis_prefix, topic) < 1:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("worker did not start")
+            time.sleep(0.05)
+        return asyncio.run(offered_load(base.kafka, base.redis, base.redis_prefix, topic, rest, rate, seconds))
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def redis_footprint(r: redis.Redis, prefix: str, before: int, dossiers: int) -> str:
