@@ -64,8 +64,24 @@ class BatchMessage(ConsumerMessage):
         self.count = len(value)
 
 
+# Faust builds the worker's aiokafka consumer with fetch_max_wait_ms=1500; on
+# Tansu that put ~1.3 s (p50) between a record's production and its fetch at
+# 2,000 events/s, where a plain aiokafka consumer (500 ms) saw ~90 ms.
+FETCH_MAX_WAIT_MS = 100
+
+
+class BatchConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by AIOKafkaConsumer.start() for its Fetcher
+        return consumer
+
+
 class BatchConsumer(aiokafka_driver.Consumer):
     """Faust's aiokafka consumer, draining one message per partition batch."""
+
+    def _new_consumer_thread(self) -> BatchConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - exercised by integration tests
         callback = self.callback
