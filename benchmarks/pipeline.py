@@ -180,11 +180,12 @@ def time_to_first_answer() -> tuple[float, float]:
 
 
 async def offered_load(bootstrap: str, redis_url: str, prefix: str, topic: str, messages: list[tuple[bytes, bytes]],
-                       rate: float, seconds: float) -> tuple[list[float], int]:
+                       rate: float, seconds: float) -> tuple[list[float], int, list[float]]:
     """Send ``rate`` events/s for ``seconds`` (10 ms ticks) while sampling the
     applied watermarks every 10 ms; an event's latency is from its send to the
     first sample whose watermark covers its offset (the API reads Redis, so
-    this is event -> answerable). Returns (latencies in s, max lag seen)."""
+    this is event -> answerable). Returns (latencies in s, max lag seen, and
+    the latencies of a raw aiokafka consumer of the same topic: the reference)."""
     import redis.asyncio as aioredis
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
@@ -201,7 +202,23 @@ async def offered_load(bootstrap: str, redis_url: str, prefix: str, topic: str, 
                                                   if k.decode().startswith(topic + ":")}))
             await asyncio.sleep(0.01)
 
+    # the reference: a raw aiokafka consumer of the same topic, in the same run
+    received: dict[tuple[int, int], float] = {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
+
+    async def consume() -> None:
+        while not done.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            for records in batch.values():
+                for rec in records:
+                    received[(rec.partition, rec.offset)] = now
+
     poller = asyncio.create_task(poll())
+    reader = asyncio.create_task(consume())
     per_tick = rate / 100
     total = min(len(messages), int(rate * seconds))
     started = time.perf_counter()
@@ -222,7 +239,10 @@ async def offered_load(bootstrap: str, redis_url: str, prefix: str, topic: str, 
         await asyncio.sleep(0.05)
     done.set()
     await poller
+    await reader
+    await consumer.stop()
     await r.aclose()
+    raw = [received[(m.partition, m.offset)] - t for t, m in metas if (m.partition, m.offset) in received]
     times = [at for at, _ in samples]
     latencies = []
     by_partition: dict[int, list[tuple[int, float]]] = {}
@@ -237,9 +257,12 @@ async def offered_load(bootstrap: str, redis_url: str, prefix: str, topic: str, 
             latencies.append(samples[k][0] - t if k < len(samples) else float("nan"))
     send_times = sorted(t for t, _ in metas)
     base_applied = sum(v + 1 for v in samples[0][1].values())
-    max_lag = max(bisect.bisect_right(send_times, at) - (sum(v + 1 for v in marks.values()) - base_applied)
-                  for at, marks in samples)
-    return latencies, max_lag
+    lags = [(at - started, bisect.bisect_right(send_times, at) - (sum(v + 1 for v in marks.values()) - base_applied))
+            for at, marks in samples]
+    max_lag = max(lag for _, lag in lags)
+    if os.environ.get("BENCH_LAG_TRACE"):
+        Path(os.environ["BENCH_LAG_TRACE"]).write_text("".join(f"{t:.3f} {lag}\n" for t, lag in lags))
+    return latencies, max_lag, raw
 
 
 def time_ordered(messages: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -329,16 +352,17 @@ def main() -> None:
     if footprint:
         print(footprint)
     if latency:
-        for transport, (lat, lag) in latency.items():
-            q = statistics.quantiles(lat, n=100)
+        for transport, (lat, lag, raw_lat) in latency.items():
+            q, rq = statistics.quantiles(lat, n=100), statistics.quantiles(raw_lat, n=100)
             print(f"event -> Redis at {args.rate:,.0f} events/s for {args.latency:.0f} s, {transport:11}: "
-                  f"p50 {q[49] * 1000:,.0f} ms, p99 {q[98] * 1000:,.0f} ms, max {max(lat) * 1000:,.0f} ms, max lag {lag:,}")
+                  f"p50 {q[49] * 1000:,.0f} ms, p99 {q[98] * 1000:,.0f} ms, max {max(lat) * 1000:,.0f} ms, max lag {lag:,}"
+                  f"   <- raw aiokafka consumer, same run: p50 {rq[49] * 1000:,.0f} ms, p99 {rq[98] * 1000:,.0f} ms")
     if startup:
         print(f"chiso up -> first API answer    {startup[0]:.1f} s;  -> /readyz 200  {startup[1]:.1f} s")
 
 
 def measure_latency(base: Settings, work: Path, r: redis.Redis, messages: list[tuple[bytes, bytes]], rate: float,
-                    seconds: float, transport: str, partitions: int) -> tuple[list[float], int]:
+                    seconds: float, transport: str, partitions: int) -> tuple[list[float], int, list[float]]:
     topic = f"bench-live-{transport.replace('+', '-')}"
     ensure_topics(base.kafka, Topics(topic, topic + "-dlq", topic + "-alerts"), partitions)
     r.flushdb()
