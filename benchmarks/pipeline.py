@@ -2,20 +2,27 @@
 
     .venv/bin/python benchmarks/pipeline.py [--events 200000] [--partitions 8]
 
-On an embedded Tansu broker and redis-server started here, it measures in one run:
+On an embedded Tansu broker and redis-server started here, it measures in one run,
+each figure a median of --runs runs, each run next to its own reference:
 - the raw consume rate of the topic (aiokafka getmany + JSON decoding): the reference;
-- one stream worker end to end: events in Kafka -> all Redis updates done;
-- Redis bytes per dossier and per open dossier; the worker's RSS at the end;
-- time from `chiso up --no-simulate` to the first API answer, and to /readyz.
+- stream workers end to end (events in Kafka -> all Redis updates done) for each
+  transport (``kafka+batch``: today's; ``kafka``: Faust's per-message path, the
+  worker before the batch transport) on a clustered feed (a dossier's events
+  adjacent) and a time-ordered feed (each in a different batch); optionally two
+  workers in one group (--two-workers);
+- Redis bytes per dossier and per open dossier; each worker's peak RSS;
+- optionally (--startup) time from `chiso up --no-simulate` to the first API answer, and to /readyz.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from chiso.embedded import free_port, start_broker, start_redis  # noqa: E402
 from chiso.settings import Settings  # noqa: E402
+from streams.config import Topics  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
 
 VN = timezone(timedelta(hours=7))
@@ -109,27 +117,36 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_worker(env: dict, n: int, r: redis.Redis, prefix: str, topic: str) -> tuple[float, float, float]:
-    proc = subprocess.Popen([sys.executable, "-m", "chiso.cli", "worker"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    started = time.perf_counter()
-    first = None
-    first_count = 0
-    while True:
-        done = applied(r, prefix, topic)
-        now = time.perf_counter()
-        if done and first is None:
-            first, first_count = now, done
-        if done >= n:
-            break
-        if proc.poll() is not None:
-            raise RuntimeError("worker died")
-        time.sleep(0.05)
-    rate = (n - first_count) / (now - first) if now > first else float("nan")
-    memory = rss_mb(proc.pid)
-    proc.terminate()
-    proc.wait(20)
-    return rate, first - started, memory
+def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, workers: int = 1) -> tuple[float, float, list[float]]:
+    """Start ``workers`` worker processes together; returns (events/s from the
+    first applied batch to the last, seconds to the first applied batch, RSS MB
+    of each worker at the end)."""
+    procs = [subprocess.Popen([sys.executable, "-m", "chiso.cli", "worker"], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    try:
+        started = time.perf_counter()
+        first = None
+        first_count = 0
+        peak = [0.0] * workers
+        while True:
+            done = applied(r, prefix, topic)
+            now = time.perf_counter()
+            if done and first is None:
+                first, first_count = now, done
+            if done >= n:
+                break
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError("worker died")
+            peak = [max(m, rss_mb(p.pid)) for m, p in zip(peak, procs)]
+            time.sleep(0.05)
+        rate = (n - first_count) / (now - first) if first is not None and now > first else float("nan")
+        memory = [max(m, rss_mb(p.pid)) for m, p in zip(peak, procs)]
+        return rate, (first or now) - started, memory
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
 
 
 def time_to_first_answer() -> tuple[float, float]:
@@ -162,49 +179,225 @@ def time_to_first_answer() -> tuple[float, float]:
     return first or float("nan"), ready or float("nan")
 
 
+async def offered_load(bootstrap: str, redis_url: str, prefix: str, topic: str, messages: list[tuple[bytes, bytes]],
+                       rate: float, seconds: float) -> tuple[list[float], int, list[float]]:
+    """Send ``rate`` events/s for ``seconds`` (10 ms ticks) while sampling the
+    applied watermarks every 10 ms; an event's latency is from its send to the
+    first sample whose watermark covers its offset (the API reads Redis, so
+    this is event -> answerable). Returns (latencies in s, max lag seen, and
+    the latencies of a raw aiokafka consumer of the same topic: the reference)."""
+    import redis.asyncio as aioredis
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    await producer.start()
+    r = aioredis.from_url(redis_url)
+    sent: list[tuple[float, asyncio.Future]] = []
+    samples: list[tuple[float, dict[int, int]]] = []
+    done = asyncio.Event()
+
+    async def poll() -> None:
+        while not done.is_set():
+            marks = await r.hgetall(f"{prefix}wm")
+            samples.append((time.perf_counter(), {int(k.decode().rsplit(":", 1)[1]): int(v) for k, v in marks.items()
+                                                  if k.decode().startswith(topic + ":")}))
+            await asyncio.sleep(0.01)
+
+    # the reference: a raw aiokafka consumer of the same topic, in the same run
+    received: dict[tuple[int, int], float] = {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
+
+    async def consume() -> None:
+        while not done.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            for records in batch.values():
+                for rec in records:
+                    received[(rec.partition, rec.offset)] = now
+
+    poller = asyncio.create_task(poll())
+    reader = asyncio.create_task(consume())
+    per_tick = rate / 100
+    total = min(len(messages), int(rate * seconds))
+    started = time.perf_counter()
+    i = 0
+    while i < total:
+        due = int((time.perf_counter() - started) * 100 * per_tick) + 1
+        while i < min(due, total):
+            k, v = messages[i]
+            sent.append((time.perf_counter(), await producer.send(topic, key=k, value=v)))
+            i += 1
+        await asyncio.sleep(0.01)
+    metas = [(t, await f) for t, f in sent]
+    await producer.stop()
+    last = {}
+    for _, m in metas:
+        last[m.partition] = max(last.get(m.partition, -1), m.offset)
+    while not samples or any(samples[-1][1].get(p, -1) < o for p, o in last.items()):
+        await asyncio.sleep(0.05)
+    done.set()
+    await poller
+    await reader
+    await consumer.stop()
+    await r.aclose()
+    raw = [received[(m.partition, m.offset)] - t for t, m in metas if (m.partition, m.offset) in received]
+    times = [at for at, _ in samples]
+    latencies = []
+    by_partition: dict[int, list[tuple[int, float]]] = {}
+    for t, m in metas:
+        by_partition.setdefault(m.partition, []).append((m.offset, t))
+    for partition, items in by_partition.items():
+        k = 0  # the covering sample only moves forward with the offset (watermarks never go back)
+        for offset, t in sorted(items):
+            k = max(k, bisect.bisect_left(times, t))
+            while k < len(samples) and samples[k][1].get(partition, -1) < offset:
+                k += 1
+            latencies.append(samples[k][0] - t if k < len(samples) else float("nan"))
+    send_times = sorted(t for t, _ in metas)
+    base_applied = sum(v + 1 for v in samples[0][1].values())
+    lags = [(at - started, bisect.bisect_right(send_times, at) - (sum(v + 1 for v in marks.values()) - base_applied))
+            for at, marks in samples]
+    max_lag = max(lag for _, lag in lags)
+    if os.environ.get("BENCH_LAG_TRACE"):
+        Path(os.environ["BENCH_LAG_TRACE"]).write_text("".join(f"{t:.3f} {lag}\n" for t, lag in lags))
+    return latencies, max_lag, raw
+
+
+def time_ordered(messages: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The same events sorted by time: a dossier's events land in different batches."""
+    return sorted(messages, key=lambda m: orjson.loads(m[1])["occurred_at"])
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--runs", type=int, default=3, help="runs per variant; medians are printed")
+    ap.add_argument("--transports", default="kafka+batch,kafka",
+                    help="CHISO_TRANSPORT values to compare (kafka: Faust's per-message path)")
+    ap.add_argument("--feeds", default="clustered,time-ordered")
+    ap.add_argument("--two-workers", action="store_true", help="also two workers in one group (kafka+batch)")
+    ap.add_argument("--startup", action="store_true", help="also time `chiso up` to the first API answer")
+    ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                    help="also offer --rate events/s (time-ordered) for this long to one worker: event -> Redis p50/p99")
+    ap.add_argument("--rate", type=float, default=2000.0)
     args = ap.parse_args()
+    transports = [t for t in args.transports.split(",") if t]
+    feeds = [f for f in args.feeds.split(",") if f]
     work = Path(tempfile.mkdtemp(prefix="chiso-bench-"))
     broker, store = start_broker(work), start_redis(work)
+    rows: list[tuple[str, float, float, str]] = []  # (variant, events/s median, ratio median, extra)
+    footprint = ""
     try:
-        settings = Settings(kafka=f"127.0.0.1:{broker.port}", redis=f"redis://127.0.0.1:{store.port}/0",
-                            partitions=args.partitions, events_topic="bench-events", group_id="bench",
-                            now=datetime(2026, 11, 22, 12, 0, tzinfo=VN))
-        ensure_topics(settings.kafka, settings.topics, settings.partitions)
-        messages = events(args.events)
-        dossiers = len({k for k, _ in messages})
-        produce_s = asyncio.run(produce(settings.kafka, settings.events_topic, messages, args.partitions))
-        raw = asyncio.run(raw_consume(settings.kafka, settings.events_topic, args.events))
-        r = redis.Redis.from_url(settings.redis)
-        before = r.info("memory")["used_memory"]
-        env = dict(os.environ, CHISO_KAFKA=settings.kafka, CHISO_REDIS=settings.redis, CHISO_EVENTS_TOPIC=settings.events_topic,
-                   CHISO_GROUP_ID="bench", CHISO_PARTITIONS=str(args.partitions), CHISO_STATE_DIR=str(work),
-                   CHISO_NOW=settings.now.isoformat())
-        rate, join_s, worker_rss = run_worker(env, args.events, r, settings.redis_prefix, settings.events_topic)
-        used = r.info("memory")["used_memory"] - before
-        open_n = r.hlen(f"{settings.redis_prefix}open")
-        open_bytes = (r.memory_usage(f"{settings.redis_prefix}open") or 0) + (r.memory_usage(f"{settings.redis_prefix}timer") or 0)
-        for key in r.scan_iter(f"{settings.redis_prefix}o:*", count=1000):
-            open_bytes += r.memory_usage(key) or 0
-        sample = [r.memory_usage(k) or 0 for k in list(r.scan_iter(f"{settings.redis_prefix}d:*", count=1000))[:2000]]
-        first_answer, ready = time_to_first_answer()
+        base = Settings(kafka=f"127.0.0.1:{broker.port}", redis=f"redis://127.0.0.1:{store.port}/0",
+                        partitions=args.partitions, now=datetime(2026, 11, 22, 12, 0, tzinfo=VN))
+        clustered = events(args.events)
+        dossiers = len({k for k, _ in clustered})
+        r = redis.Redis.from_url(base.redis)
+        variants = [(feed, t, 1) for feed in feeds for t in transports]
+        if args.two_workers:
+            variants += [(feeds[0], "kafka+batch", 2)]
+        for feed in feeds:
+            topic = f"bench-{feed}"
+            ensure_topics(base.kafka, Topics(topic, topic + "-dlq", topic + "-alerts"), args.partitions)
+            messages = clustered if feed == "clustered" else time_ordered(clustered)
+            produce_s = asyncio.run(produce(base.kafka, topic, messages, args.partitions))
+            print(f"produced {args.events:,} events ({feed}) at {args.events / produce_s:,.0f}/s", flush=True)
+        for feed, transport, workers in variants:
+            topic = f"bench-{feed}"
+            rates, ratios, joins, rss = [], [], [], []
+            for run in range(args.runs):
+                raw = asyncio.run(raw_consume(base.kafka, topic, args.events))
+                r.flushdb()
+                before = r.info("memory")["used_memory"]
+                env = dict(os.environ, CHISO_KAFKA=base.kafka, CHISO_REDIS=base.redis, CHISO_EVENTS_TOPIC=topic,
+                           CHISO_DLQ_TOPIC=topic + "-dlq", CHISO_ALERTS_TOPIC=topic + "-alerts",
+                           CHISO_GROUP_ID=f"bench-{feed}-{transport}-{workers}-{run}",
+                           CHISO_PARTITIONS=str(args.partitions), CHISO_STATE_DIR=str(work / f"s{run}"),
+                           CHISO_NOW=base.now.isoformat(), CHISO_TRANSPORT=transport)
+                rate, join_s, memory = run_workers(env, args.events, r, base.redis_prefix, topic, workers)
+                rates.append(rate)
+                ratios.append(rate / raw)
+                joins.append(join_s)
+                rss.extend(memory)
+                print(f"  {feed:12} {transport:11} x{workers} run {run + 1}: {rate:,.0f} events/s, raw {raw:,.0f}/s, "
+                      f"ratio {rate / raw:.3f}, RSS {', '.join(f'{m:.0f}' for m in memory)} MB", flush=True)
+                if not footprint and feed == "clustered" and transport == "kafka+batch" and workers == 1:
+                    footprint = redis_footprint(r, base.redis_prefix, before, dossiers)
+            rows.append((f"{feed}, {transport}, {workers} worker{'s' if workers > 1 else ''}",
+                         median(rates), median(ratios), f"RSS max {max(rss):,.0f} MB, first batch after {median(joins):.1f} s"))
+        latency = None
+        if args.latency:
+            live = time_ordered(events(int(args.rate * args.latency) + 1, seed=767))
+            latency = {t: measure_latency(base, work, r, live, args.rate, args.latency, t, args.partitions)
+                       for t in transports}
+        startup = time_to_first_answer() if args.startup else None
     finally:
         broker.stop()
         store.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"events                          {args.events:,} ({dossiers:,} dossiers, {args.partitions} partitions)")
-    print(f"produce (aiokafka, acks=all)    {args.events / produce_s:,.0f} events/s")
-    print(f"raw consume (getmany + JSON)    {raw:,.0f} events/s   <- reference, same topic, same run")
-    print(f"one worker end to end           {rate:,.0f} events/s   ratio to raw {rate / raw:.3f}")
-    print(f"worker first batch applied      {join_s:.1f} s after start (consumer group join)")
-    print(f"worker RSS at the end           {worker_rss:,.0f} MB")
-    print(f"Redis bytes per dossier         {used / dossiers:,.0f} (all structures); dossier record alone {sum(sample) / max(len(sample), 1):,.0f}")
-    print(f"Redis bytes per open dossier    {open_bytes / max(open_n, 1):,.0f} for the open-state structures ({open_n:,} open)")
-    print(f"chiso up -> first API answer    {first_answer:.1f} s;  -> /readyz 200  {ready:.1f} s")
+    print()
+    print(f"events {args.events:,} ({dossiers:,} dossiers, {args.partitions} partitions); medians of {args.runs} runs;")
+    print("ratio = worker events/s over a raw aiokafka consume (getmany + JSON) of the same topic in the same run")
+    print(f"{'variant':48} {'events/s':>10} {'ratio':>7}")
+    for name, rate, ratio, extra in rows:
+        print(f"{name:48} {rate:>10,.0f} {ratio:>7.3f}   {extra}")
+    if footprint:
+        print(footprint)
+    if latency:
+        for transport, (lat, lag, raw_lat) in latency.items():
+            q, rq = statistics.quantiles(lat, n=100), statistics.quantiles(raw_lat, n=100)
+            print(f"event -> Redis at {args.rate:,.0f} events/s for {args.latency:.0f} s, {transport:11}: "
+                  f"p50 {q[49] * 1000:,.0f} ms, p99 {q[98] * 1000:,.0f} ms, max {max(lat) * 1000:,.0f} ms, max lag {lag:,}"
+                  f"   <- raw aiokafka consumer, same run: p50 {rq[49] * 1000:,.0f} ms, p99 {rq[98] * 1000:,.0f} ms")
+    if startup:
+        print(f"chiso up -> first API answer    {startup[0]:.1f} s;  -> /readyz 200  {startup[1]:.1f} s")
+
+
+def measure_latency(base: Settings, work: Path, r: redis.Redis, messages: list[tuple[bytes, bytes]], rate: float,
+                    seconds: float, transport: str, partitions: int) -> tuple[list[float], int, list[float]]:
+    topic = f"bench-live-{transport.replace('+', '-')}"
+    ensure_topics(base.kafka, Topics(topic, topic + "-dlq", topic + "-alerts"), partitions)
+    r.flushdb()
+    env = dict(os.environ, CHISO_KAFKA=base.kafka, CHISO_REDIS=base.redis, CHISO_EVENTS_TOPIC=topic,
+               CHISO_DLQ_TOPIC=topic + "-dlq", CHISO_ALERTS_TOPIC=topic + "-alerts", CHISO_GROUP_ID=f"live-{transport}",
+               CHISO_PARTITIONS=str(partitions), CHISO_STATE_DIR=str(work / "live"),
+               CHISO_NOW=base.now.isoformat(), CHISO_TRANSPORT=transport)
+    # warm up: the worker has joined its group once its first event is applied
+    warm, rest = messages[:1], messages[1:]
+    asyncio.run(produce(base.kafka, topic, warm, partitions))
+    proc = subprocess.Popen([sys.executable, "-m", "chiso.cli", "worker"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while applied(r, base.redis_prefix, topic) < 1:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("worker did not start")
+            time.sleep(0.05)
+        return asyncio.run(offered_load(base.kafka, base.redis, base.redis_prefix, topic, rest, rate, seconds))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def redis_footprint(r: redis.Redis, prefix: str, before: int, dossiers: int) -> str:
+    used = r.info("memory")["used_memory"] - before
+    open_n = r.hlen(f"{prefix}open")
+    open_bytes = (r.memory_usage(f"{prefix}open") or 0) + (r.memory_usage(f"{prefix}timer") or 0)
+    for key in r.scan_iter(f"{prefix}o:*", count=1000):
+        open_bytes += r.memory_usage(key) or 0
+    sample = [r.memory_usage(k) or 0 for k in list(r.scan_iter(f"{prefix}d:*", count=1000))[:2000]]
+    return (f"Redis bytes per dossier         {used / dossiers:,.0f} (all structures); dossier record alone "
+            f"{sum(sample) / max(len(sample), 1):,.0f}\n"
+            f"Redis bytes per open dossier    {open_bytes / max(open_n, 1):,.0f} for the open-state structures "
+            f"({open_n:,} open)")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,24 @@
 """How values are stored: the dossier record and the open record.
 
-A dossier is one string ``{version}|{deflated JSON}``: the version (its number of
+A dossier is one string ``{version}|{compressed JSON}``: the version (its number of
 events, the compare-and-set token) stays readable in front, so Lua can check it
 with a GETRANGE (``version_of`` in ``lua/set_open.lua``) without inflating the
 body. The body holds the event set and the contribution last applied: its cells and its
-as-of instants.
+as-of instants. It is written as a zstd frame (level 1) with the dictionary
+shipped in ``store/zstd/dossier.dict`` (``tools/train_zstd_dict.py``): ~2x
+smaller and ~4x cheaper to write than zlib. Bodies written before that are zlib
+streams and stay readable: a zstd frame starts with its magic number, a zlib
+stream never does.
 """
 
 from __future__ import annotations
 
 import zlib
+from functools import cache
+from importlib import resources
 
 import orjson
+import zstandard
 
 from processors.dossier_update import DossierState
 from processors.events import trusted_event
@@ -19,14 +26,49 @@ from processors.petition_update import PetitionState
 from processors.petitions import PetitionRecord
 from processors.stake import OpenInfo
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+@cache
+def _dictionary() -> zstandard.ZstdCompressionDict:
+    data = resources.files("store").joinpath("zstd/dossier.dict").read_bytes()
+    return zstandard.ZstdCompressionDict(data)
+
+
+@cache
+def _compressor() -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=1, dict_data=_dictionary(), write_content_size=True)
+
+
+@cache
+def _decompressor() -> zstandard.ZstdDecompressor:
+    return zstandard.ZstdDecompressor(dict_data=_dictionary())
+
+
+def inflate(body: bytes) -> bytes:
+    """A stored body, zstd (with the shipped dictionary) or zlib (older blobs)."""
+    if body[:4] == ZSTD_MAGIC:
+        return _decompressor().decompress(body)
+    return zlib.decompress(body)
+
+
+def dossier_doc(state: DossierState) -> dict:
+    """The JSON document a dossier's body compresses."""
+    return {"e": [e.data for e in state.events.values()], "c": state.cells,
+            "i": [[member.decode(), t] for member, t in state.instants]}
+
 
 def encode_dossier(state: DossierState) -> bytes:
-    """Compact JSON, deflated: ~3.6x smaller in Redis (1.6 KB -> 0.45 KB for a
-    typical dossier) for ~45 us per update, nothing next to a province's event rate."""
-    doc = {"e": [e.data for e in state.events.values()], "c": state.cells,
-           "i": [[member.decode(), t] for member, t in state.instants]}
-    body = zlib.compress(orjson.dumps(doc), 1)
+    """Compact JSON, zstd with a trained dictionary: ~5x smaller in Redis than
+    the JSON for a few microseconds per update."""
+    body = _compressor().compress(orjson.dumps(dossier_doc(state)))
     return f"{state.version}|".encode() + body
+
+
+def encode_dossier_zlib(state: DossierState) -> bytes:
+    """The format written before zstd (deflated JSON); kept to test that such
+    blobs stay readable."""
+    return f"{state.version}|".encode() + zlib.compress(orjson.dumps(dossier_doc(state)), 1)
 
 
 def split_dossier(blob: bytes | None) -> tuple[int, bytes | None]:
@@ -41,7 +83,7 @@ def decode_dossier(blob: bytes | None) -> DossierState:
     _, body = split_dossier(blob)
     if not body:
         return DossierState()
-    doc = orjson.loads(zlib.decompress(body))
+    doc = orjson.loads(inflate(body))
     events = {data["event_id"]: trusted_event(data) for data in doc["e"]}
     instants = tuple((member.encode(), t) for member, t in doc.get("i", ()))
     return DossierState(events, tuple(tuple(c) for c in doc["c"]), instants)  # type: ignore[misc]
@@ -71,7 +113,7 @@ def decode_petition(blob: bytes | None) -> PetitionState:
     _, body = split_dossier(blob)
     if not body:
         return PetitionState()
-    doc = orjson.loads(zlib.decompress(body))
+    doc = orjson.loads(inflate(body))
     events = {data["event_id"]: trusted_event(data) for data in doc["e"]}
     placed = (doc["r"][0], PetitionRecord.from_json(doc["r"][1])) if doc["r"] is not None else None
     return PetitionState(events, placed, bool(doc["o"]))

@@ -15,11 +15,12 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import orjson
 
 from processors.calendar import WorkingCalendar
-from processors.dossier_update import DossierUpdate, apply_events
+from processors.dossier_update import DossierState, DossierUpdate, apply_events
 from processors.events import Event, InvalidEvent, raw_text
 from processors.facts import DossierFacts
 from processors.measures import GLOBAL_UNIT
@@ -63,11 +64,20 @@ class BatchResult:
     updates: list[DossierUpdate] = field(default_factory=list)
 
 
+# dossier id -> (its stored blob, that blob decoded): decoded states a worker
+# keeps between batches. An entry is used only when Redis still holds exactly
+# that blob (bytes compared), so it can never stand for another state.
+StateCache = dict[str, tuple[bytes, DossierState]]
+
+
 @dataclass
 class Plan:
     result: BatchResult
     dead_letters: list[dict]
     args: ApplyArgs | None  # None: nothing new (every message was applied before)
+    # the dossiers this plan writes: id -> (new blob, new state), for the cache
+    # once the write succeeded
+    states: StateCache = field(default_factory=dict)
 
 
 def open_update(dossier_id: str, facts: DossierFacts, now: datetime, calendar: WorkingCalendar,
@@ -103,14 +113,17 @@ def build_plan(
     rules: PlanRules,
     now: datetime,
     processed_at: datetime,
+    states: StateCache | None = None,
 ) -> Plan:
     """``watermarks``: field -> last applied offset (-1: none) for every
     partition in the batch; ``blobs``: the stored record of every dossier and
     petition in it, by (kind, id) (``record_key``).
     Two clocks, both passed in: ``now`` is the domain's (open states and alerts
     are as of it; CHISO_NOW fixes it), ``processed_at`` the pipeline's own time
-    (``applied_at``, ``rejected_at``), which keeps running even when ``now`` is fixed."""
+    (``applied_at``, ``rejected_at``), which keeps running even when ``now`` is fixed.
+    ``states``: decoded dossier states kept from earlier batches (``StateCache``)."""
     result = BatchResult()
+    written: StateCache = {}
     new_wm: dict[str, int] = dict(watermarks)
     per_record: dict[tuple[str, str], list[tuple[RawMessage, Event]]] = defaultdict(list)
     dead_letters: list[dict] = []
@@ -146,7 +159,8 @@ def build_plan(
             if kind == PETITION:
                 added, duplicates = _plan_petition(record_id, blob, events, rules, part, part_globals)
             else:
-                added, duplicates = _plan_dossier(record_id, blob, events, rules, now, part, part_cells, part_result)
+                added, duplicates = _plan_dossier(record_id, blob, events, rules, now, part, part_cells, part_result,
+                                                  states, written)
         except Exception as exc:  # noqa: BLE001 - isolate the record, keep the pipeline moving
             log.warning("%s %s cannot be applied (%d new messages dead-lettered): %r", kind, record_id, len(pairs), exc)
             result.invalid += len(pairs)
@@ -175,8 +189,8 @@ def build_plan(
             continue
         args.units.add(unit)
         args.years.add(day[:4])
-        for bucket in bucket_levels(day):
-            counters[(unit, bucket, bucket_field(bucket, name))] += n
+        for bucket, bucket_name in _bucket_fields(day, name):
+            counters[(unit, bucket, bucket_name)] += n
     if result.duplicates:
         globals_delta["dup"] += result.duplicates
     args.counters = dict(counters)
@@ -185,7 +199,14 @@ def build_plan(
     args.watermarks = [(f, watermarks[f], new_wm[f]) for f in sorted(new_wm) if new_wm[f] != watermarks[f]]
     if not args.watermarks:
         return Plan(result, dead_letters, None)
-    return Plan(result, dead_letters, args)
+    return Plan(result, dead_letters, args, written)
+
+
+@lru_cache(maxsize=1 << 16)
+def _bucket_fields(day: str, name: str) -> tuple[tuple[str, str], ...]:
+    """(bucket, field) of a cell dated ``day`` in each of its buckets; few
+    distinct (day, name) pairs recur across batches, so it is remembered."""
+    return tuple((bucket, bucket_field(bucket, name)) for bucket in bucket_levels(day))
 
 
 # A dead letter keeps the original value as text, cut to this many characters
@@ -215,13 +236,18 @@ def record_key(ev: Event) -> tuple[str, str]:
 
 def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rules: PlanRules, now: datetime,
                   args: ApplyArgs, cells: dict[tuple[str, str, str], int],
-                  result: BatchResult) -> tuple[tuple[Event, ...], int]:
-    state = decode_dossier(blob)
+                  result: BatchResult, states: StateCache | None = None,
+                  written: StateCache | None = None) -> tuple[tuple[Event, ...], int]:
+    cached = states.get(dossier_id) if states is not None and blob else None
+    state = cached[1] if cached is not None and cached[0] == blob else decode_dossier(blob)
     update = apply_events(dossier_id, state, events, rules.counting)
     if not update.changed:
         return (), update.duplicates
     result.updates.append(update)
-    args.records.append((DOSSIER, dossier_id, split_dossier(blob)[0], encode_dossier(update.state)))
+    new_blob = encode_dossier(update.state)
+    args.records.append((DOSSIER, dossier_id, split_dossier(blob)[0], new_blob))
+    if written is not None:
+        written[dossier_id] = (new_blob, update.state)
     assert update.facts is not None
     args.open.append(open_update(dossier_id, update.facts, now, rules.calendar, rules.counting))
     args.closed.append((dossier_id, update.facts.end_at.timestamp() if update.facts.end_at is not None else None))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
+import msgpack
+
 from store.keys import lua_key_functions
 
 # Scripts that move open dossiers share set_open.lua.
@@ -86,6 +88,18 @@ class ApplyArgs:
         self.closed += part.closed
 
     def argv(self, prefix: str) -> list:
+        """Two script arguments: the prefix, and every other argument as ONE
+        msgpack array (``apply.lua`` unpacks it with Redis's cmsgpack into a
+        local ``ARGV``, so the script indexes it as before). One argument instead
+        of ~45 per event: redis-py encoded them one by one, ~45% of a worker's
+        own time. Bytes are packed as msgpack *raw* strings (``use_bin_type``
+        off) because Redis 7.0's cmsgpack has no binary type; Lua strings are
+        byte strings, so blobs arrive unchanged."""
+        flat = self.flat(prefix)
+        return [prefix, msgpack.packb(flat[1:], use_bin_type=False)]
+
+    def flat(self, prefix: str) -> list:
+        """The positional arguments, ARGV[1..] as ``apply.lua`` reads them."""
         args: list = [prefix, f"{self.applied_at:.3f}", len(self.watermarks)]
         for f, expected, new in self.watermarks:
             args += [f, str(expected), str(new)]

@@ -18,6 +18,7 @@ Redis write and the offset commit. Three things make that harmless:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ import redis.asyncio as aioredis
 
 from processors.events import Event, InvalidEvent, decode_event
 from store.keys import Keys, watermark_field
-from store.plan import BatchResult, Plan, PlanRules, RawMessage, build_plan, record_key
+from store.plan import BatchResult, Plan, PlanRules, RawMessage, StateCache, build_plan, record_key
 from store.scripts import PETITION, script
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ SendDeadLetters = Callable[[list[dict]], Awaitable[None]]
 class BatchApplier:
     def __init__(
         self, redis: aioredis.Redis, keys: Keys, send_dead_letters: SendDeadLetters,
-        rules: PlanRules, now: Callable[[], datetime],
+        rules: PlanRules, now: Callable[[], datetime], cache_size: int = 2_048,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -45,6 +46,13 @@ class BatchApplier:
         self.rules = rules
         self.now = now
         self._script = redis.register_script(script("apply"))
+        # Decoded states of the dossiers this worker wrote last (least recently
+        # written first out): a dossier whose stored blob is still the one we
+        # wrote needs no decoding (store/plan.py StateCache). A decoded state
+        # takes ~30 KB of Python objects, so the cache stays small (~60 MB):
+        # it serves a dossier's events that follow each other within minutes.
+        self.states: StateCache = {}
+        self.cache_size = cache_size
 
     async def apply(self, messages: Sequence[RawMessage]) -> BatchResult:
         decoded = [(m, decode_event(m.value)) for m in messages]
@@ -60,11 +68,22 @@ class BatchApplier:
                 return plan.result
             outcome = await self._script(args=plan.args.argv(self.keys.prefix))
             if outcome == 1:
+                self._remember(plan.states)
                 return plan.result
             # Someone else moved a watermark or a dossier since we read them.
             retries += 1
             log.info("apply conflict (%s), re-reading (retry %d)", outcome, retries)
             await asyncio.sleep(min(0.05 * retries, 1.0))
+
+    def _remember(self, written: StateCache) -> None:
+        states = self.states
+        for dossier_id, entry in written.items():
+            states.pop(dossier_id, None)
+            states[dossier_id] = entry
+        excess = len(states) - self.cache_size
+        if excess > 0:
+            for dossier_id in list(itertools.islice(states, excess)):
+                del states[dossier_id]
 
     async def _plan(self, decoded: list[tuple[RawMessage, Event | InvalidEvent]]) -> Plan:
         k = self.keys
@@ -77,4 +96,4 @@ class BatchApplier:
             replies = await pipe.execute()
         watermarks = {f: int(v) if v is not None else -1 for f, v in zip(wm_fields, replies[0])}
         blobs = dict(zip(records, replies[1:]))
-        return build_plan(decoded, watermarks, blobs, self.rules, self.now(), datetime.now(UTC))
+        return build_plan(decoded, watermarks, blobs, self.rules, self.now(), datetime.now(UTC), self.states)

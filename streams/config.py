@@ -40,3 +40,6 @@ class WorkerConfig:
     counting: CountingRules
     retention_days: int = 180                 # closed dossiers' snapshots kept this long after their end; 0: forever
     retention_tombstone_days: int | None = None  # tombstones kept this long (None: retention_days; 0: forever)
+    # Faust broker URL scheme: "kafka+batch" (streams/transport.py, one Faust
+    # message per fetched partition batch) or "kafka" (Faust's per-message path).
+    transport: str = "kafka+batch"

@@ -10,6 +10,13 @@
 --   n_procedures, procedure*,
 --   n_closed, (dossier, end or '' when not closed)*
 -- Returns 1, or -1 / -2 when a watermark / a record moved since it was read.
+-- Sent as two arguments, the prefix and the rest as ONE msgpack array
+-- (ApplyArgs.argv): unpacked here into a local ARGV with the layout above.
+local ARGV = (function(prefix, packed)
+  local args = {prefix}
+  for i = 1, #packed do args[i + 1] = packed[i] end
+  return args
+end)(ARGV[1], cmsgpack.unpack(ARGV[2]))
 local p = 3
 local wm_key = key_watermarks()
 local n_wm = tonumber(ARGV[p]); p = p + 1
