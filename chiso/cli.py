@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=50, help="at most this many alerts shown by --dry-run (default 50)")
     s.set_defaults(command_module="notify")
 
+    s = sub.add_parser("rebuild", help="apply the whole available event log again into fresh Redis state")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(command_module="rebuild")
+
     s = sub.add_parser("worker", help="run one stream worker process")
     s.set_defaults(command_module="worker")
     s = sub.add_parser("serve", help="run the HTTP server process")

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 from processors.events import Event, InvalidEvent, decode_event
+from store.identity import GapGuard, batch_fingerprints
 from store.keys import Keys, watermark_field
 from store.plan import BatchResult, Plan, PlanRules, RawMessage, build_plan, record_key
 from store.scripts import PETITION, script
@@ -37,13 +38,14 @@ SendDeadLetters = Callable[[list[dict]], Awaitable[None]]
 class BatchApplier:
     def __init__(
         self, redis: aioredis.Redis, keys: Keys, send_dead_letters: SendDeadLetters,
-        rules: PlanRules, now: Callable[[], datetime],
+        rules: PlanRules, now: Callable[[], datetime], gap_guard: GapGuard | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.send_dead_letters = send_dead_letters
         self.rules = rules
         self.now = now
+        self.gap_guard = gap_guard  # store/identity.py: refuse a batch that starts past a hole
         self._script = redis.register_script(script("apply"))
 
     async def apply(self, messages: Sequence[RawMessage]) -> BatchResult:
@@ -58,7 +60,9 @@ class BatchApplier:
             plan.result.retries = retries
             if plan.args is None:
                 return plan.result
-            outcome = await self._script(args=plan.args.argv(self.keys.prefix))
+            fingerprints = batch_fingerprints(messages, plan.args.watermarks)
+            argv = [*plan.args.argv(self.keys.prefix), len(fingerprints), *[x for fp in fingerprints for x in fp]]
+            outcome = await self._script(args=argv)
             if outcome == 1:
                 return plan.result
             # Someone else moved a watermark or a dossier since we read them.
@@ -76,5 +80,7 @@ class BatchApplier:
                 pipe.get(k.petition(record_id) if kind == PETITION else k.dossier(record_id))
             replies = await pipe.execute()
         watermarks = {f: int(v) if v is not None else -1 for f, v in zip(wm_fields, replies[0])}
+        if self.gap_guard is not None:
+            self.gap_guard.check((m for m, _ in decoded), watermarks)
         blobs = dict(zip(records, replies[1:]))
         return build_plan(decoded, watermarks, blobs, self.rules, self.now(), datetime.now(UTC))

@@ -22,6 +22,7 @@ from store.timer import DeadlineTimer
 from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
 from streams.config import WorkerConfig
+from streams.positions import PositionKeeper
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
             parts["redis"] = aioredis.from_url(config.redis_url)
         return parts["redis"]
 
+    # Redis decides where each partition is read from (state identity)
+    keeper = parts["keeper"] = PositionKeeper(app, config, keys, redis_client)
+
     async def send_dead_letters(records: list[dict]) -> None:
         futures = [
             await dead_letters.send(key=f"{r['topic']}:{r['partition']}:{r['offset']}".encode(), value=orjson.dumps(r))
@@ -51,13 +55,15 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
 
     @app.agent(events, name="apply-dossier-events")
     async def apply_dossier_events(stream: faust.Stream) -> None:
-        applier = BatchApplier(redis_client(), keys, send_dead_letters, PlanRules(calendar, config.counting), now)
+        applier = BatchApplier(redis_client(), keys, send_dead_letters, PlanRules(calendar, config.counting), now,
+                               gap_guard=keeper.guard)
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
             messages = [
                 RawMessage(e.message.topic, e.message.partition, e.message.offset, e.message.value)
                 for e in batch
             ]
-            await retry_until_done(lambda batch=messages: applier.apply(batch), f"a batch of {len(messages)} messages")
+            await retry_until_done(lambda batch=messages: keeper.apply(applier, batch),
+                                   f"a batch of {len(messages)} messages")
 
     @app.timer(interval=1.0, name="deadlines")
     async def deadlines() -> None:
@@ -78,6 +84,8 @@ def _close_on_shutdown(app: faust.App, parts: dict) -> None:
     async def close(app: faust.App, **kwargs) -> None:  # noqa: ARG001 - signal signature
         if "publisher" in parts:
             await parts["publisher"].stop()
+        if "keeper" in parts:
+            await parts["keeper"].stop()
         if "redis" in parts:
             await parts["redis"].aclose()
 

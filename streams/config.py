@@ -38,3 +38,6 @@ class WorkerConfig:
     session_timeout_s: float
     calendar: CalendarConfig
     counting: CountingRules
+    on_log_reset: str = "rebuild"     # rebuild | continue | halt (streams/positions.py)
+    identity_check_s: float = 30.0
+    owner_ttl_s: float = 20.0

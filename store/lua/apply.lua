@@ -7,7 +7,8 @@
 --   n_open, (dossier, unit, state, no_apology, score, next_at, alert, info)*,
 --   n_asof_removed, member*, n_asof_added, (score, member)*,
 --   n_petitions_removed, (unit, petition)*, n_petitions_placed, (unit, petition, record)*,
---   n_procedures, procedure*
+--   n_procedures, procedure*,
+--   n_fingerprints, (field, fingerprint)*   (store/identity.py: the record at each new watermark)
 -- Returns 1, or -1 / -2 when a watermark / a record moved since it was read.
 local p = 3
 local wm_key = key_watermarks()
@@ -75,5 +76,7 @@ local n_pp = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_pp do redis.call('HSET', key_petitions(ARGV[p]), ARGV[p + 1], ARGV[p + 2]); p = p + 3 end
 local n_proc = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_proc do redis.call('SADD', key_procedures_seen(), ARGV[p]); p = p + 1 end
+local n_fp = tonumber(ARGV[p] or '0'); p = p + 1
+for i = 1, n_fp do redis.call('HSET', key_fingerprints(), ARGV[p], ARGV[p + 1]); p = p + 2 end
 redis.call('SET', key_applied_at(), ARGV[2])
 return 1
