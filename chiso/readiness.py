@@ -45,7 +45,12 @@ def state_problems(topic: str, partitions: list[int], status: StateStatus, now: 
 async def readiness(ctx: Context) -> tuple[bool, dict]:
     lag = await current_lag(ctx)
     status = await asyncio.to_thread(read_status, ctx.queries.store.r, ctx.queries.store.k)
-    problems = state_problems(ctx.settings.events_topic, sorted(lag), status, time.time())
+    topic = ctx.settings.events_topic
+    problems = state_problems(topic, sorted(lag), status, time.time())
+    offsets = await ctx.lag_probe.offsets()
+    beyond = [p for p, (_, end) in sorted(offsets.items()) if status.watermarks.get(f"{topic}:{p}", -1) >= end]
+    if beyond:  # the log is shorter than what was applied: lost or recreated (the workers' rule applies)
+        problems.append(f"the event log was reset: partitions {beyond} end before what Redis applied")
     total = sum(lag.values())
     if total:
         problems.insert(0, f"{total} events not applied yet")

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 import faust
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import OffsetOutOfRangeError
 from faust.types import TP
 
@@ -63,6 +64,7 @@ class PositionKeeper:
         self._identity: StateIdentity | None = None
         self._probe = LagProbe(config.kafka, self.topic, cache_s=0.5)
         self._reader: AIOKafkaConsumer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
         self._lock = asyncio.Lock()
         self._last_wm: dict[str, int | None] = {}
         self._owned: set[int] = set()
@@ -122,6 +124,9 @@ class PositionKeeper:
         if self._reader is not None:
             await self._reader.stop()
             self._reader = None
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
 
     # -- applying ------------------------------------------------------------
 
@@ -246,7 +251,7 @@ class PositionKeeper:
     async def _client(self) -> AIOKafkaConsumer:
         if self._reader is None:
             reader = AIOKafkaConsumer(
-                bootstrap_servers=self.config.kafka, group_id=self.config.group_id, enable_auto_commit=False,
+                bootstrap_servers=self.config.kafka, group_id=None, enable_auto_commit=False,
                 auto_offset_reset="none", fetch_max_wait_ms=100, request_timeout_ms=10000,
             )
             await reader.start()
@@ -260,13 +265,19 @@ class PositionKeeper:
         return {tp.partition: begins[tp] for tp in tps}
 
     async def _committed(self, partitions: Sequence[int]) -> dict[int, int]:
-        reader = await self._client()
-        out = {}
-        for p in partitions:
-            c = await reader.committed(TopicPartition(self.topic, p))
-            if c is not None and c >= 0:
-                out[p] = c
-        return out
+        """The group's committed offsets, asked of the broker (OffsetFetch)."""
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.config.kafka, client_id="chiso-positions")
+            await admin.start()
+            self._admin = admin
+        try:
+            answer = await self._admin.list_consumer_group_offsets(
+                self.config.group_id, partitions=[TopicPartition(self.topic, p) for p in partitions])
+        except Exception:
+            await self._admin.close()
+            self._admin = None
+            raise
+        return {tp.partition: meta.offset for tp, meta in answer.items() if meta.offset is not None and meta.offset >= 0}
 
     async def _fingerprint_at(self, partition: int, offset: int, timeout_s: float = 5.0) -> str | None:
         """The fingerprint of the record at ``offset``, MISSING if there is none,
