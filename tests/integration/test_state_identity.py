@@ -186,6 +186,8 @@ def test_a_recreated_topic_under_continue_keeps_the_old_numbers(make_stack) -> N
     new, new_messages = messy_feed(seed=41, dossiers=100)
     send(stack, new_messages)
     stack.start("worker")
+    body = wait_not_ready(stack)  # within the server's probe cache (1 s) of the reset
+    assert any("reset" in r for r in body["reasons"]), body
     stack.wait_ready(timeout_s=180)
     report("topic recreated (rule continue)", time.monotonic() - fault)
     assert_matches_reference(stack, old + new)
