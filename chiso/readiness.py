@@ -16,10 +16,10 @@ from store.identity import StateStatus, read_status
 from streams.lag import lag_by_partition
 
 
-async def current_lag(ctx: Context) -> dict[int, int]:
+async def current_lag(ctx: Context, max_age_s: float | None = None) -> dict[int, int]:
     if ctx.lag_probe is None:
         raise RuntimeError("no Kafka configured")
-    offsets = await ctx.lag_probe.offsets()
+    offsets = await ctx.lag_probe.offsets(max_age_s)
     watermarks = await asyncio.to_thread(ctx.queries.store.watermarks)
     lag = lag_by_partition(ctx.settings.events_topic, offsets, watermarks)
     ctx.last_lag = lag
@@ -43,11 +43,13 @@ def state_problems(topic: str, partitions: list[int], status: StateStatus, now: 
 
 
 async def readiness(ctx: Context) -> tuple[bool, dict]:
-    lag = await current_lag(ctx)
+    # ends measured after the request came: every event the broker acknowledged
+    # before it is counted (a cached measure could answer for an older end)
+    lag = await current_lag(ctx, max_age_s=0)
     status = await asyncio.to_thread(read_status, ctx.queries.store.r, ctx.queries.store.k)
     topic = ctx.settings.events_topic
     problems = state_problems(topic, sorted(lag), status, time.time())
-    offsets = await ctx.lag_probe.offsets()
+    offsets = await ctx.lag_probe.offsets()  # the measure just taken
     beyond = [p for p, (_, end) in sorted(offsets.items()) if status.watermarks.get(f"{topic}:{p}", -1) >= end]
     if beyond:  # the log is shorter than what was applied: lost or recreated (the workers' rule applies)
         problems.append(f"the event log was reset: partitions {beyond} end before what Redis applied")

@@ -68,6 +68,8 @@ class PositionKeeper:
         self._lock = asyncio.Lock()
         self._last_wm: dict[str, int | None] = {}
         self._owned: set[int] = set()
+        self._verified: set[int] = set()  # partitions checked since their assignment
+        self._applied: dict[str, int] = {}  # field -> highest offset this worker saw applied
         self._register()
 
     # -- wiring into Faust ---------------------------------------------------
@@ -77,6 +79,7 @@ class PositionKeeper:
 
         @app.on_partitions_assigned.connect
         async def on_assigned(sender, assigned, **kwargs) -> None:  # noqa: ARG001 - signal signature
+            self._verified.clear()  # nothing is applied to a partition before its identity is checked
             # Faust seeks to the committed offsets after this signal; check a
             # little later, and the gap guard covers anything in between.
             app.loop.call_later(3.0, lambda: asyncio.ensure_future(self.check_quietly()))
@@ -85,6 +88,8 @@ class PositionKeeper:
         async def on_revoked(sender, revoked, **kwargs) -> None:  # noqa: ARG001 - signal signature
             gone = {tp.partition for tp in revoked if tp.topic == self.topic}
             self._owned -= gone
+            for p in gone:
+                self._applied.pop(watermark_field(self.topic, p), None)
             try:
                 await self.identity().disown(self.worker_id, gone)
             except Exception:  # noqa: BLE001 - the heartbeat expires anyway
@@ -133,12 +138,18 @@ class PositionKeeper:
     async def apply(self, applier: BatchApplier, messages: Sequence[RawMessage]) -> None:
         """Apply a batch; the partitions that would leave a hole are sought back
         (and their messages here dropped: they come again, in order)."""
+        unverified = {m.partition for m in messages if m.topic == self.topic} - self._verified
+        if unverified:
+            await self.check(unverified)  # raises (and the batch waits) while the broker cannot tell
         if self.halted:
             raise Halted(self.halted)
         batch = list(messages)
         while batch:
             try:
                 await applier.apply(batch)
+                for m in batch:
+                    f = watermark_field(m.topic, m.partition)
+                    self._applied[f] = max(self._applied.get(f, -1), m.offset)
                 return
             except LogGap as gap:
                 dropped = await self._on_gap(gap)
@@ -174,17 +185,18 @@ class PositionKeeper:
         except Exception:  # noqa: BLE001 - next round
             log.warning("state identity check failed", exc_info=True)
 
-    async def check(self) -> dict[int, str]:
-        """Compare Redis with the broker for the assigned partitions; returns
-        partition -> what was done (for logs and tests)."""
+    async def check(self, also: set[int] | None = None) -> dict[int, str]:
+        """Compare Redis with the broker for the assigned partitions (and
+        ``also``: those of a batch at hand); returns partition -> what was done."""
         async with self._lock:
             identity = self.identity()
             await identity.generation()
             self.halted = await identity.halted()
-            parts = self.assigned()
+            parts = sorted(set(self.assigned()) | (also or set()))
             if not parts:
                 return {}
             offsets = await self._probe.offsets()
+            parts = [p for p in parts if p in offsets]
             fields = {p: watermark_field(self.topic, p) for p in parts}
             applied = await identity.applied(list(fields.values()))
             reset: dict[int, str] = {}
@@ -197,8 +209,11 @@ class PositionKeeper:
                     reset[p] = f"the log ends at offset {end} but Redis applied up to {wm}"
                 elif wm >= start and fp is not None:
                     got = await self._fingerprint_at(p, wm)
-                    if got is not None and got != fp:
+                    if got is None:
+                        raise EndUnknown(f"no answer for the record at offset {wm} of partition {p}")
+                    if got != fp:
                         reset[p] = f"the record at offset {wm} is not the one Redis applied"
+            self._verified |= set(parts)
             if reset:
                 return await self._on_reset(reset, offsets, parts)
             done: dict[int, str] = {}
@@ -210,9 +225,13 @@ class PositionKeeper:
                 c = committed.get(p)
                 moving = self._last_wm.get(f, wm) != wm
                 self._last_wm[f] = wm
-                if c is not None and c > next_needed and not moving:
-                    log.warning("partition %s:%d: the group committed offset %d but Redis holds only up to %s; "
-                                "reading again from %d", self.topic, p, c, wm, next_needed)
+                # Redis behind what the group committed, or behind what this worker applied itself
+                behind = max(c if c is not None else -1, self._applied.get(f, -2) + 1) > next_needed
+                if behind and not moving:
+                    log.warning("partition %s:%d: the group committed offset %s and this worker applied up to %s, "
+                                "but Redis holds only up to %s; reading again from %d",
+                                self.topic, p, c, self._applied.get(f), wm, next_needed)
+                    self._applied.pop(f, None)
                     await self._seek(p, next_needed)
                     done[p] = f"behind: read again from {next_needed}"
             await identity.end_rebuild_if_done()
@@ -235,6 +254,7 @@ class PositionKeeper:
             await identity.forget_partitions([watermark_field(self.topic, p) for p in reset])
             for p in reset:
                 self._last_wm.pop(watermark_field(self.topic, p), None)
+                self._applied.pop(watermark_field(self.topic, p), None)
                 await self._seek(p, offsets[p][0])
             return {p: "continued as a new log" for p in reset}
         log.warning("the event log was reset (%s); CHISO_ON_LOG_RESET=rebuild: applying the available log again",
@@ -242,6 +262,7 @@ class PositionKeeper:
         targets = {watermark_field(self.topic, p): end - 1 for p, (_, end) in offsets.items() if end > 0}
         await identity.flush(f"event log reset: {reason}", targets)
         self._last_wm.clear()
+        self._applied.clear()
         for p in parts:
             await self._seek(p, offsets[p][0])
         return {p: "rebuilt" for p in parts}
