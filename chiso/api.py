@@ -38,7 +38,7 @@ from chiso.ingest import Ingest
 from chiso.metrics import ChisoCollector, build_registry
 from chiso.notify.metrics import NotifyCollector
 from chiso.queries import LISTABLE_STATES, Queries
-from chiso.readiness import current_lag
+from chiso.readiness import current_lag, readiness
 from chiso.settings import Settings
 from chiso.wall import routes as wall_routes
 from processors import vocabulary
@@ -118,12 +118,10 @@ def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     try:
-        lag = await current_lag(ctx)
+        ready, body = await readiness(ctx)
     except Exception as exc:  # noqa: BLE001 - broker or Redis unreachable: not ready
         return JSON({"ready": False, "error": f"{type(exc).__name__}: {exc}"}, status_code=503)
-    total = sum(lag.values())
-    body = {"ready": total == 0, "lag": total, "partitions": {str(p): n for p, n in sorted(lag.items())}}
-    return JSON(body, status_code=200 if total == 0 else 503)
+    return JSON(body, status_code=200 if ready else 503)
 
 
 def metrics(request: Request) -> Response:

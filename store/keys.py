@@ -22,6 +22,13 @@ prepends them to every script), so renaming a key is a one-line change.
     {p}g                     hash of global counters: orphans, petition_orphans, dup,
                              ev:{type}, inv:{reason}
     {p}wm                    hash "{topic}:{partition}" -> last applied offset
+    {p}wmfp                  hash "{topic}:{partition}" -> fingerprint of the record at that
+                             offset (store/identity.py), written with the watermark
+    {p}state:generation      id of this state, new at every rebuild (store/identity.py)
+    {p}state:rebuilding      JSON {reason, at, targets}: a rebuild is under way until every
+                             watermark reaches its target (readiness is 503 until then)
+    {p}state:halted          JSON {reason, at}: the log was reset and CHISO_ON_LOG_RESET=halt
+    {p}state:owners          hash partition -> JSON {worker, until}: which worker applies it
     {p}applied_at            unix time of the last applied batch
     {p}seq, {p}unit_seq      change feed: a counter bumped by every batch that changes
                              counters, and per unit the value at its last change
@@ -71,6 +78,11 @@ PATTERNS: dict[str, str] = {
     "years": "years",
     "globals": "g",
     "watermarks": "wm",
+    "fingerprints": "wmfp",
+    "generation": "state:generation",
+    "rebuilding": "state:rebuilding",
+    "halted": "state:halted",
+    "owners": "state:owners",
     "applied_at": "applied_at",
     "seq": "seq",
     "unit_seq": "unit_seq",
@@ -153,6 +165,11 @@ class Keys:
     @property
     def watermarks(self) -> str:
         return self._key("watermarks")
+
+    def state(self, name: str) -> str:
+        """A key of the state's identity (store/identity.py): ``fingerprints``,
+        ``generation``, ``rebuilding``, ``halted`` or ``owners``."""
+        return self._key(name)
 
     @property
     def applied_at(self) -> str:

@@ -73,6 +73,9 @@ class ApplyArgs:
     petitions_placed: list[tuple[str, str, bytes]] = field(default_factory=list)  # (unit, petition, record)
     procedures: set[str] = field(default_factory=set)                       # procedure ids seen
     closed: list[tuple[str, float | None]] = field(default_factory=list)     # dossier, end (unix s) or None: open
+    # field, fingerprint of the record at the new watermark (store/identity.py);
+    # set by the writer, which holds the raw messages
+    fingerprints: list[tuple[str, str]] = field(default_factory=list)
 
     def merge(self, part: ApplyArgs) -> None:
         """Add what one record's plan writes (records, open states, instants,
@@ -137,6 +140,9 @@ class ApplyArgs:
         args.append(len(self.closed))
         for dossier_id, end in self.closed:
             args += [dossier_id, f"{end:.6f}" if end is not None else ""]
+        args.append(len(self.fingerprints))
+        for name, fp in self.fingerprints:
+            args += [name, fp]
         return args
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 from processors.events import Event, InvalidEvent, decode_event
+from store.identity import GapGuard, batch_fingerprints
 from store.keys import Keys, watermark_field
 from store.plan import BatchResult, Plan, PlanRules, RawMessage, StateCache, build_plan, record_key
 from store.scripts import PETITION, script
@@ -38,13 +39,15 @@ SendDeadLetters = Callable[[list[dict]], Awaitable[None]]
 class BatchApplier:
     def __init__(
         self, redis: aioredis.Redis, keys: Keys, send_dead_letters: SendDeadLetters,
-        rules: PlanRules, now: Callable[[], datetime], cache_size: int = 2_048,
+        rules: PlanRules, now: Callable[[], datetime], gap_guard: GapGuard | None = None,
+        cache_size: int = 2_048,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.send_dead_letters = send_dead_letters
         self.rules = rules
         self.now = now
+        self.gap_guard = gap_guard  # store/identity.py: refuse a batch that starts past a hole
         self._script = redis.register_script(script("apply"))
         # Decoded states of the dossiers this worker wrote last (least recently
         # written first out): a dossier whose stored blob is still the one we
@@ -66,6 +69,7 @@ class BatchApplier:
             plan.result.retries = retries
             if plan.args is None:
                 return plan.result
+            plan.args.fingerprints = batch_fingerprints(messages, plan.args.watermarks)
             outcome = await self._script(args=plan.args.argv(self.keys.prefix))
             if outcome == 1:
                 self._remember(plan.states)
@@ -95,5 +99,7 @@ class BatchApplier:
                 pipe.get(k.petition(record_id) if kind == PETITION else k.dossier(record_id))
             replies = await pipe.execute()
         watermarks = {f: int(v) if v is not None else -1 for f, v in zip(wm_fields, replies[0])}
+        if self.gap_guard is not None:
+            self.gap_guard.check((m for m, _ in decoded), watermarks)
         blobs = dict(zip(records, replies[1:]))
         return build_plan(decoded, watermarks, blobs, self.rules, self.now(), datetime.now(UTC), self.states)

@@ -27,6 +27,7 @@ from store.timer import DeadlineTimer
 from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
 from streams.config import WorkerConfig
+from streams.positions import PositionKeeper
 from streams.transport import SCHEME as BATCH_SCHEME
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
             parts["redis"] = aioredis.from_url(config.redis_url)
         return parts["redis"]
 
+    # Redis decides where each partition is read from (state identity)
+    keeper = parts["keeper"] = PositionKeeper(app, config, keys, redis_client)
+
     async def send_dead_letters(records: list[dict]) -> None:
         futures = [
             await dead_letters.send(key=f"{r['topic']}:{r['partition']}:{r['offset']}".encode(), value=orjson.dumps(r))
@@ -59,7 +63,8 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
 
     @app.agent(events, name="apply-dossier-events")
     async def apply_dossier_events(stream: faust.Stream) -> None:
-        applier = BatchApplier(redis_client(), keys, send_dead_letters, PlanRules(calendar, config.counting), now)
+        applier = BatchApplier(redis_client(), keys, send_dead_letters, PlanRules(calendar, config.counting), now,
+                               gap_guard=keeper.guard)
         if config.transport == BATCH_SCHEME:
             # Each stream value is one partition's share of a fetch; the shares
             # already queued (up to one per partition, or what came within
@@ -68,14 +73,16 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
             # the worker fall behind at 2,000 events/s.
             async for events in stream.take_events(max(1, config.partitions), within=MERGE_WITHIN_S):
                 records = [r for e in events for r in e.value]
-                await retry_until_done(lambda batch=records: applier.apply(batch), f"a batch of {len(records)} messages")
+                await retry_until_done(lambda batch=records: keeper.apply(applier, batch),
+                                       f"a batch of {len(records)} messages")
             return
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
             messages = [
                 RawMessage(e.message.topic, e.message.partition, e.message.offset, e.message.value)
                 for e in batch
             ]
-            await retry_until_done(lambda batch=messages: applier.apply(batch), f"a batch of {len(messages)} messages")
+            await retry_until_done(lambda batch=messages: keeper.apply(applier, batch),
+                                   f"a batch of {len(messages)} messages")
 
     @app.timer(interval=1.0, name="deadlines")
     async def deadlines() -> None:
@@ -102,6 +109,8 @@ def _close_on_shutdown(app: faust.App, parts: dict) -> None:
     async def close(app: faust.App, **kwargs) -> None:  # noqa: ARG001 - signal signature
         if "publisher" in parts:
             await parts["publisher"].stop()
+        if "keeper" in parts:
+            await parts["keeper"].stop()
         if "redis" in parts:
             await parts["redis"].aclose()
 

@@ -43,3 +43,6 @@ class WorkerConfig:
     # Faust broker URL scheme: "kafka+batch" (streams/transport.py, one Faust
     # message per fetched partition batch) or "kafka" (Faust's per-message path).
     transport: str = "kafka+batch"
+    on_log_reset: str = "rebuild"     # rebuild | continue | halt (streams/positions.py)
+    identity_check_s: float = 30.0
+    owner_ttl_s: float = 20.0

@@ -57,11 +57,13 @@ class LagProbe:
             await self._consumer.stop()
             self._consumer = None
 
-    async def offsets(self) -> dict[int, tuple[int, int]]:
-        """partition -> (log start offset, true end offset), cached briefly."""
+    async def offsets(self, max_age_s: float | None = None) -> dict[int, tuple[int, int]]:
+        """partition -> (log start offset, true end offset), cached briefly;
+        ``max_age_s=0``: measured after this call began (readiness)."""
         async with self._lock:
             now = time.monotonic()
-            if self._cached and now - self._cached[0] < self.cache_s:
+            max_age = self.cache_s if max_age_s is None else max_age_s
+            if self._cached and self._cached[0] >= now - max_age and max_age > 0:
                 return self._cached[1]
             try:
                 result = await self._measure()

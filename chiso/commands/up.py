@@ -24,6 +24,7 @@ from chiso.embedded import EmbeddedProcess, die_with_parent, start_broker, start
 from chiso.instance import check_port_free, hold_instance
 from chiso.runtime import runtime_file
 from chiso.settings import Settings
+from chiso.supervisor import EmbeddedSupervisor, ServiceLost
 from streams.topics import ensure_topics
 
 
@@ -114,7 +115,7 @@ def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
             embedded.append(broker)
             updates["kafka"] = f"127.0.0.1:{broker.port}"
         if not settings.redis:
-            redis_proc = start_redis(log_dir)
+            redis_proc = start_redis(log_dir, data_dir=settings.state_dir / "redis")  # AOF: a restart keeps the numbers
             embedded.append(redis_proc)
             updates["redis"] = f"redis://127.0.0.1:{redis_proc.port}/0"
         settings = settings.model_copy(update=updates)
@@ -124,6 +125,9 @@ def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
         env = dict(os.environ, CHISO_KAFKA=settings.kafka, CHISO_REDIS=settings.redis,
                    CHISO_HTTP_PORT=str(settings.http_port), CHISO_HTTP_HOST=settings.http_host,
                    CHISO_STATE_DIR=str(settings.state_dir), PYTHONUNBUFFERED="1")
+        if any(e.name == "kafka" for e in embedded):
+            # the embedded broker starts empty after a restart: keep the numbers, read the new log
+            env.setdefault("CHISO_ON_LOG_RESET", "continue")
         py = sys.executable
         children = [Child(f"worker-{i}", [py, "-m", "chiso.cli", "worker"], log_dir / f"worker-{i}.log") for i in range(workers)]
         server = Child("server", [py, "-m", "chiso.cli", "serve"], log_dir / "server.log")
@@ -137,8 +141,17 @@ def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
         wait_healthy(f"http://{settings.http_host}:{settings.http_port}/healthz", 30, server)
         print(banner(settings, embedded, log_dir, simulate), flush=True)
         print(f"  (ready to answer in {time.monotonic() - started:.1f}s)", flush=True)
+
+        def broker_restarted() -> None:
+            ensure_topics(settings.kafka, settings.topics, settings.partitions)
+            for child in children:
+                if child.name.startswith("worker"):
+                    child.stop()  # restarted below, against the new log
+
+        supervisor = EmbeddedSupervisor(embedded, log_dir, broker_restarted, lambda line: print(line, flush=True))
         while True:
             time.sleep(0.5)
+            supervisor.check()
             for child in children:
                 if child.proc is not None and child.proc.poll() is not None and child.restart:
                     child.restarts += 1
@@ -148,6 +161,9 @@ def up(settings: Settings, simulate: bool = True, workers: int = 1) -> int:
     except Stop:
         print("\nĐang dừng / stopping…", flush=True)
         return 0
+    except ServiceLost as exc:
+        print(f"chiso up: {exc}", file=sys.stderr, flush=True)
+        return 1
     except (RuntimeError, TimeoutError, OSError) as exc:
         # e.g. the HTTP port is taken: say so plainly, then clean up below
         print(f"chiso up: {exc}. Is port {settings.http_port} free? (CHISO_HTTP_PORT)", file=sys.stderr, flush=True)

@@ -8,7 +8,8 @@
 --   n_asof_removed, member*, n_asof_added, (score, member)*,
 --   n_petitions_removed, (unit, petition)*, n_petitions_placed, (unit, petition, record)*,
 --   n_procedures, procedure*,
---   n_closed, (dossier, end or '' when not closed)*
+--   n_closed, (dossier, end or '' when not closed)*,
+--   n_fingerprints, (field, fingerprint)*   (store/identity.py: the record at each new watermark)
 -- Returns 1, or -1 / -2 when a watermark / a record moved since it was read.
 -- Sent as two arguments, the prefix and the rest as ONE msgpack array
 -- (ApplyArgs.argv): unpacked here into a local ARGV with the layout above.
@@ -89,6 +90,8 @@ for i = 1, n_cl do
   if ARGV[p + 1] == '' then redis.call('ZREM', key_closed(), ARGV[p])
   else redis.call('ZADD', key_closed(), ARGV[p + 1], ARGV[p]) end
   p = p + 2
-end
+end,
+local n_fp = tonumber(ARGV[p] or '0'); p = p + 1
+for i = 1, n_fp do redis.call('HSET', key_fingerprints(), ARGV[p], ARGV[p + 1]); p = p + 2 end
 redis.call('SET', key_applied_at(), ARGV[2])
 return 1

@@ -1,0 +1,208 @@
+"""What event log the Redis state reflects, and the checks that keep them in step.
+
+Redis is the source of truth for what is applied (docs/architecture.md, "State
+identity"). Besides the per-partition watermark (the last applied offset,
+store/writer.py) the apply script writes, in the same step, a *fingerprint* of
+the record at that offset; a rebuild stamps the state with a new *generation*
+id. With those the worker (streams/positions.py) can tell, per partition:
+
+- Redis is behind the log (empty, or restored from an older snapshot): the
+  watermark is missing or behind what the group committed. The partition is
+  read again from watermark + 1; idempotence makes that exact.
+- The log is not the one the state reflects (broker lost data, topic
+  recreated): the record at the watermark is gone or differs. Which of the new
+  offsets are new cannot be told, so a documented rule applies (rebuild,
+  continue as a new log, or halt), never a silent skip.
+
+``GapGuard`` keeps application contiguous: a batch whose first offset is past
+watermark + 1 (and past the partition's first available offset) is refused with
+``LogGap`` instead of being applied over a hole. It is checked on the same
+watermark read that the apply script compares-and-sets, so no rollback or
+rebuild can slip between the check and the write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+
+from store.keys import PATTERNS, Keys, watermark_field
+from store.scripts import script
+
+# Keys holding what the worker derived from the events: a rebuild deletes them
+# and applies the log again. Kept: the change feed (bumped instead), alert
+# publication and notifier state, and what imports wrote directly (dvcqg).
+DERIVED = ("dossier", "petition", "petitions", "asof", "procedures_seen", "counters", "units", "years",
+           "globals", "watermarks", "fingerprints", "applied_at", "open", "open_set", "timer", "closed")
+
+
+def fingerprint(value: bytes | None) -> str:
+    """A short hash of a record's value: enough to tell two logs apart."""
+    return hashlib.blake2b(value or b"", digest_size=8).hexdigest()
+
+
+def batch_fingerprints(messages: Iterable, watermarks: Sequence[tuple[str, int, int]]) -> list[tuple[str, str]]:
+    """(field, fingerprint of the record at the new watermark) for each
+    ``(field, expected, new)`` the apply script writes."""
+    at = {(watermark_field(m.topic, m.partition), m.offset): m.value for m in messages}
+    return [(f, fingerprint(at[(f, new)])) for f, _, new in watermarks if (f, new) in at]
+
+
+class LogGap(Exception):
+    """A batch starts past the next offset to apply: something is missing."""
+
+    def __init__(self, gaps: dict[tuple[str, int], tuple[int, int]]) -> None:
+        self.gaps = gaps  # (topic, partition) -> (watermark, first offset in the batch)
+        super().__init__(", ".join(f"{t}:{p} applied to {w}, batch starts at {f}" for (t, p), (w, f) in gaps.items()))
+
+
+@dataclass
+class GapGuard:
+    """``floors``: field -> the partition's first available offset, where a
+    partition with nothing applied may legitimately start (log retention)."""
+
+    floors: dict[str, int] = field(default_factory=dict)
+
+    def check(self, messages: Iterable, watermarks: dict[str, int]) -> None:
+        first: dict[tuple[str, int], int] = {}
+        for m in messages:
+            tp = (m.topic, m.partition)
+            if tp not in first or m.offset < first[tp]:
+                first[tp] = m.offset
+        gaps = {}
+        for (topic, partition), offset in first.items():
+            f = watermark_field(topic, partition)
+            applied = watermarks.get(f, -1)
+            if offset > applied + 1 and offset > self.floors.get(f, 0):
+                gaps[(topic, partition)] = (applied, offset)
+        if gaps:
+            raise LogGap(gaps)
+
+
+def derived_globs(keys: Keys) -> list[str]:
+    prefix = "".join("\\" + c if c in "*?[]\\" else c for c in keys.prefix)
+    out = []
+    for name in DERIVED:
+        pattern = PATTERNS[name]
+        for param in ("dossier", "petition", "unit", "bucket", "state"):
+            pattern = pattern.replace("{" + param + "}", "*")
+        out.append(prefix + pattern)
+    return out
+
+
+def new_generation() -> str:
+    return uuid.uuid4().hex
+
+
+def rebuilding_flag(reason: str, targets: dict[str, int] | None = None) -> bytes:
+    """targets: field -> the offset a rebuild is done at (true end - 1)."""
+    return orjson.dumps({"reason": reason, "at": time.time(), "targets": targets or {}})
+
+
+class StateIdentity:
+    """The worker's and ``chiso rebuild``'s side (asyncio)."""
+
+    def __init__(self, redis_client: aioredis.Redis, keys: Keys) -> None:
+        self.redis = redis_client
+        self.keys = keys
+        self._flush = redis_client.register_script(script("flush_state"))
+
+    async def generation(self) -> str:
+        """The state's generation id; a state without one (new, or written before
+        generations existed) is given one now."""
+        await self.redis.set(self.keys.state("generation"), new_generation(), nx=True)
+        return (await self.redis.get(self.keys.state("generation"))).decode()
+
+    async def applied(self, fields: Sequence[str]) -> dict[str, tuple[int | None, str | None]]:
+        """field -> (watermark or None, fingerprint or None)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.keys.watermarks, list(fields))
+            pipe.hmget(self.keys.state("fingerprints"), list(fields))
+            wms, fps = await pipe.execute()
+        return {f: (int(w) if w is not None else None, fp.decode() if fp is not None else None)
+                for f, w, fp in zip(fields, wms, fps)}
+
+    async def flush(self, reason: str, targets: dict[str, int] | None = None) -> str:
+        """Delete every derived key at once (one script: no batch can be half
+        inside), stamp a new generation and raise the rebuilding flag."""
+        generation = new_generation()
+        await self._flush(args=[self.keys.prefix, generation, rebuilding_flag(reason, targets),
+                                *derived_globs(self.keys)])
+        return generation
+
+    async def forget_partitions(self, fields: Sequence[str]) -> None:
+        """Rule ``continue``: the partitions start a new log; what was applied
+        from the old one stays (dossier snapshots de-duplicate by event id)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.keys.watermarks, *fields)
+            pipe.hdel(self.keys.state("fingerprints"), *fields)
+            await pipe.execute()
+
+    async def halt(self, reason: str) -> None:
+        await self.redis.set(self.keys.state("halted"), orjson.dumps({"reason": reason, "at": time.time()}))
+
+    async def halted(self) -> str | None:
+        raw = await self.redis.get(self.keys.state("halted"))
+        return orjson.loads(raw)["reason"] if raw else None
+
+    async def end_rebuild_if_done(self) -> None:
+        raw = await self.redis.get(self.keys.state("rebuilding"))
+        if raw is None:
+            return
+        targets = orjson.loads(raw).get("targets") or {}
+        applied = await self.applied(list(targets)) if targets else {}
+        if all((applied[f][0] if applied[f][0] is not None else -1) >= t for f, t in targets.items()):
+            # delete only the flag that was read (a newer rebuild keeps its own)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(self.keys.state("rebuilding"))
+                if await pipe.get(self.keys.state("rebuilding")) == raw:
+                    pipe.multi()
+                    pipe.delete(self.keys.state("rebuilding"))
+                    await pipe.execute()
+
+    async def own(self, worker: str, partitions: Iterable[int], ttl_s: float) -> None:
+        parts = list(partitions)
+        if parts:
+            value = orjson.dumps({"worker": worker, "until": time.time() + ttl_s})
+            await self.redis.hset(self.keys.state("owners"), mapping={str(p): value for p in parts})
+
+    async def disown(self, worker: str, partitions: Iterable[int]) -> None:
+        for p in partitions:
+            raw = await self.redis.hget(self.keys.state("owners"), str(p))
+            if raw and orjson.loads(raw).get("worker") == worker:
+                await self.redis.hdel(self.keys.state("owners"), str(p))
+
+
+@dataclass(frozen=True)
+class StateStatus:
+    """What readiness reads besides the lag (chiso/readiness.py)."""
+
+    generation: str | None
+    rebuilding: dict | None
+    halted: dict | None
+    owners: dict[int, dict]
+    watermarks: dict[str, int]
+
+
+def read_status(client: redis.Redis, keys: Keys) -> StateStatus:
+    with client.pipeline(transaction=False) as pipe:
+        pipe.get(keys.state("generation"))
+        pipe.get(keys.state("rebuilding"))
+        pipe.get(keys.state("halted"))
+        pipe.hgetall(keys.state("owners"))
+        pipe.hgetall(keys.watermarks)
+        generation, rebuilding, halted, owners, wms = pipe.execute()
+    return StateStatus(
+        generation=generation.decode() if generation else None,
+        rebuilding=orjson.loads(rebuilding) if rebuilding else None,
+        halted=orjson.loads(halted) if halted else None,
+        owners={int(p): orjson.loads(v) for p, v in owners.items()},
+        watermarks={k.decode(): int(v) for k, v in wms.items()},
+    )

@@ -1,0 +1,318 @@
+"""Where each partition is read from: Redis decides, not the group's offsets.
+
+The group's committed offsets say what a worker *acknowledged*; the watermarks
+in Redis say what is *applied*. They disagree when Redis is emptied or restored
+from an older snapshot (Redis behind), or when the broker lost its data or the
+topic was recreated (the log behind, or a different log). ``PositionKeeper``
+compares them (store/identity.py) on assignment, every ``identity_check_s``
+and whenever a batch would leave a hole (``LogGap``):
+
+- Redis behind: seek the partition to watermark + 1 (its first available
+  offset when nothing is applied) and apply again; idempotence makes it exact.
+- a different log (its true end at or below the watermark, or another record
+  at the watermark's offset): the rule ``on_log_reset`` — ``rebuild`` (flush
+  chiso's keys, read every partition from its start), ``continue`` (keep what
+  is applied, read the partition as a new log), or ``halt`` (stop applying and
+  say why in /readyz). Never a silent skip.
+
+It also keeps a heartbeat per owned partition in Redis, so /readyz can say
+when no worker applies a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+
+import faust
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import OffsetOutOfRangeError
+from faust.types import TP
+
+from store.identity import GapGuard, LogGap, StateIdentity, fingerprint
+from store.keys import Keys, watermark_field
+from store.plan import RawMessage
+from store.writer import BatchApplier
+from streams.config import WorkerConfig
+from streams.lag import EndUnknown, LagProbe
+
+log = logging.getLogger(__name__)
+
+MISSING = "missing"  # no record at that offset any more
+
+
+class Halted(RuntimeError):
+    """The log was reset and the rule is ``halt``: the batch waits (never skipped)."""
+
+
+class PositionKeeper:
+    def __init__(self, app: faust.App, config: WorkerConfig, keys: Keys,
+                 redis_client: Callable[[], aioredis.Redis]) -> None:
+        self.app = app
+        self.config = config
+        self.keys = keys
+        self.topic = config.topics.events
+        self.redis_client = redis_client
+        self.guard = GapGuard()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.halted: str | None = None
+        self._identity: StateIdentity | None = None
+        self._probe = LagProbe(config.kafka, self.topic, cache_s=0.5)
+        self._reader: AIOKafkaConsumer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._lock = asyncio.Lock()
+        self._last_wm: dict[str, int | None] = {}
+        self._owned: set[int] = set()
+        self._verified: set[int] = set()  # partitions checked since their assignment
+        self._applied: dict[str, int] = {}  # field -> highest offset this worker saw applied
+        self._register()
+
+    # -- wiring into Faust ---------------------------------------------------
+
+    def _register(self) -> None:
+        app = self.app
+
+        @app.on_partitions_assigned.connect
+        async def on_assigned(sender, assigned, **kwargs) -> None:  # noqa: ARG001 - signal signature
+            self._verified.clear()  # nothing is applied to a partition before its identity is checked
+            # Faust seeks to the committed offsets after this signal; check a
+            # little later, and the gap guard covers anything in between.
+            app.loop.call_later(3.0, lambda: asyncio.ensure_future(self.check_quietly()))
+
+        @app.on_partitions_revoked.connect
+        async def on_revoked(sender, revoked, **kwargs) -> None:  # noqa: ARG001 - signal signature
+            gone = {tp.partition for tp in revoked if tp.topic == self.topic}
+            self._owned -= gone
+            for p in gone:
+                self._applied.pop(watermark_field(self.topic, p), None)
+            try:
+                await self.identity().disown(self.worker_id, gone)
+            except Exception:  # noqa: BLE001 - the heartbeat expires anyway
+                log.warning("could not clear the ownership of partitions %s", sorted(gone))
+
+        @app.timer(interval=self.config.identity_check_s, name="state-identity")
+        async def periodic() -> None:
+            await self.check_quietly()
+
+        @app.timer(interval=max(0.5, min(2.0, self.config.owner_ttl_s / 4)), name="partition-owners")
+        async def heartbeat() -> None:
+            parts = self.assigned()
+            self._owned = set(parts)
+            try:
+                await self.identity().own(self.worker_id, parts, self.config.owner_ttl_s)
+            except Exception:  # noqa: BLE001 - Redis down: readiness says so on its own
+                log.warning("partition heartbeat failed", exc_info=True)
+
+    def identity(self) -> StateIdentity:
+        if self._identity is None:
+            self._identity = StateIdentity(self.redis_client(), self.keys)
+        return self._identity
+
+    def assigned(self) -> list[int]:
+        try:
+            assignment = self.app.consumer.assignment()
+        except Exception:  # noqa: BLE001 - not started yet
+            return []
+        return sorted(tp.partition for tp in assignment if tp.topic == self.topic)
+
+    async def stop(self) -> None:
+        try:
+            await self.identity().disown(self.worker_id, self._owned)
+        except Exception:  # noqa: BLE001
+            pass
+        await self._probe.stop()
+        if self._reader is not None:
+            await self._reader.stop()
+            self._reader = None
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
+
+    # -- applying ------------------------------------------------------------
+
+    async def apply(self, applier: BatchApplier, messages: Sequence[RawMessage]) -> None:
+        """Apply a batch; the partitions that would leave a hole are sought back
+        (and their messages here dropped: they come again, in order)."""
+        unverified = {m.partition for m in messages if m.topic == self.topic} - self._verified
+        if unverified:
+            await self.check(unverified)  # raises (and the batch waits) while the broker cannot tell
+        if self.halted:
+            raise Halted(self.halted)
+        batch = list(messages)
+        while batch:
+            try:
+                await applier.apply(batch)
+                for m in batch:
+                    f = watermark_field(m.topic, m.partition)
+                    self._applied[f] = max(self._applied.get(f, -1), m.offset)
+                return
+            except LogGap as gap:
+                dropped = await self._on_gap(gap)
+                batch = [m for m in batch if (m.topic, m.partition) not in dropped]
+
+    async def _on_gap(self, gap: LogGap) -> set[tuple[str, int]]:
+        starts = await self._starts([p for _, p in gap.gaps])
+        dropped = set()
+        for (topic, partition), (applied, first) in gap.gaps.items():
+            start = starts[partition]
+            if first <= start:  # nothing before it exists any more (retention): not a hole
+                self.guard.floors[watermark_field(topic, partition)] = start
+                continue
+            target = max(applied + 1, start)
+            log.warning("partition %s:%d: Redis holds offsets up to %d but the batch starts at %d; "
+                        "reading again from %d", topic, partition, applied, first, target)
+            await self._seek(partition, target)
+            dropped.add((topic, partition))
+        return dropped
+
+    async def _seek(self, partition: int, offset: int) -> None:
+        await self.app.consumer.seek(TP(self.topic, partition), offset)
+
+    # -- the check -----------------------------------------------------------
+
+    async def check_quietly(self) -> None:
+        try:
+            await self.check()
+        except asyncio.CancelledError:
+            raise
+        except EndUnknown as exc:
+            log.info("state identity not checked: %s", exc)
+        except Exception:  # noqa: BLE001 - next round
+            log.warning("state identity check failed", exc_info=True)
+
+    async def check(self, also: set[int] | None = None) -> dict[int, str]:
+        """Compare Redis with the broker for the assigned partitions (and
+        ``also``: those of a batch at hand); returns partition -> what was done."""
+        async with self._lock:
+            identity = self.identity()
+            await identity.generation()
+            self.halted = await identity.halted()
+            parts = sorted(set(self.assigned()) | (also or set()))
+            if not parts:
+                return {}
+            offsets = await self._probe.offsets()
+            parts = [p for p in parts if p in offsets]
+            fields = {p: watermark_field(self.topic, p) for p in parts}
+            applied = await identity.applied(list(fields.values()))
+            reset: dict[int, str] = {}
+            for p in parts:
+                start, end = offsets[p]
+                wm, fp = applied[fields[p]]
+                if wm is None or wm < 0:
+                    continue
+                if end <= wm:
+                    reset[p] = f"the log ends at offset {end} but Redis applied up to {wm}"
+                elif wm >= start and fp is not None:
+                    got = await self._fingerprint_at(p, wm)
+                    if got is None:
+                        raise EndUnknown(f"no answer for the record at offset {wm} of partition {p}")
+                    if got != fp:
+                        reset[p] = f"the record at offset {wm} is not the one Redis applied"
+            self._verified |= set(parts)
+            if reset:
+                return await self._on_reset(reset, offsets, parts)
+            done: dict[int, str] = {}
+            committed = await self._committed(parts)
+            for p in parts:
+                f = fields[p]
+                wm = applied[f][0]
+                next_needed = max((wm if wm is not None else -1) + 1, offsets[p][0])
+                c = committed.get(p)
+                moving = self._last_wm.get(f, wm) != wm
+                self._last_wm[f] = wm
+                # Redis behind what the group committed, or behind what this worker applied itself
+                behind = max(c if c is not None else -1, self._applied.get(f, -2) + 1) > next_needed
+                if behind and not moving:
+                    log.warning("partition %s:%d: the group committed offset %s and this worker applied up to %s, "
+                                "but Redis holds only up to %s; reading again from %d",
+                                self.topic, p, c, self._applied.get(f), wm, next_needed)
+                    self._applied.pop(f, None)
+                    await self._seek(p, next_needed)
+                    done[p] = f"behind: read again from {next_needed}"
+            await identity.end_rebuild_if_done()
+            return done
+
+    async def _on_reset(self, reset: dict[int, str], offsets: dict[int, tuple[int, int]],
+                        parts: list[int]) -> dict[int, str]:
+        rule = self.config.on_log_reset
+        reason = "; ".join(f"partition {p}: {why}" for p, why in sorted(reset.items()))
+        identity = self.identity()
+        if rule == "halt":
+            log.error("the event log was reset (%s); CHISO_ON_LOG_RESET=halt: not applying. "
+                      "Run `chiso rebuild` to start again from the available log.", reason)
+            await identity.halt(reason)
+            self.halted = reason
+            return {p: "halted" for p in reset}
+        if rule == "continue":
+            log.warning("the event log was reset (%s); CHISO_ON_LOG_RESET=continue: keeping the applied state, "
+                        "reading these partitions as a new log", reason)
+            await identity.forget_partitions([watermark_field(self.topic, p) for p in reset])
+            for p in reset:
+                self._last_wm.pop(watermark_field(self.topic, p), None)
+                self._applied.pop(watermark_field(self.topic, p), None)
+                await self._seek(p, offsets[p][0])
+            return {p: "continued as a new log" for p in reset}
+        log.warning("the event log was reset (%s); CHISO_ON_LOG_RESET=rebuild: applying the available log again",
+                    reason)
+        targets = {watermark_field(self.topic, p): end - 1 for p, (_, end) in offsets.items() if end > 0}
+        await identity.flush(f"event log reset: {reason}", targets)
+        self._last_wm.clear()
+        self._applied.clear()
+        for p in parts:
+            await self._seek(p, offsets[p][0])
+        return {p: "rebuilt" for p in parts}
+
+    # -- the broker side -----------------------------------------------------
+
+    async def _client(self) -> AIOKafkaConsumer:
+        if self._reader is None:
+            reader = AIOKafkaConsumer(
+                bootstrap_servers=self.config.kafka, group_id=None, enable_auto_commit=False,
+                auto_offset_reset="none", fetch_max_wait_ms=100, request_timeout_ms=10000,
+            )
+            await reader.start()
+            self._reader = reader
+        return self._reader
+
+    async def _starts(self, partitions: Sequence[int]) -> dict[int, int]:
+        reader = await self._client()
+        tps = [TopicPartition(self.topic, p) for p in partitions]
+        begins = await reader.beginning_offsets(tps)
+        return {tp.partition: begins[tp] for tp in tps}
+
+    async def _committed(self, partitions: Sequence[int]) -> dict[int, int]:
+        """The group's committed offsets, asked of the broker (OffsetFetch)."""
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.config.kafka, client_id="chiso-positions")
+            await admin.start()
+            self._admin = admin
+        try:
+            answer = await self._admin.list_consumer_group_offsets(
+                self.config.group_id, partitions=[TopicPartition(self.topic, p) for p in partitions])
+        except Exception:
+            await self._admin.close()
+            self._admin = None
+            raise
+        return {tp.partition: meta.offset for tp, meta in answer.items() if meta.offset is not None and meta.offset >= 0}
+
+    async def _fingerprint_at(self, partition: int, offset: int, timeout_s: float = 5.0) -> str | None:
+        """The fingerprint of the record at ``offset``, MISSING if there is none,
+        None if the broker did not answer in time."""
+        reader = await self._client()
+        tp = TopicPartition(self.topic, partition)
+        reader.assign([tp])
+        reader.seek(tp, offset)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                records = await reader.getmany(tp, timeout_ms=200, max_records=1)
+            except OffsetOutOfRangeError:
+                return MISSING
+            for record in records.get(tp, []):
+                return fingerprint(record.value) if record.offset == offset else MISSING
+        return None
