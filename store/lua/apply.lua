@@ -90,7 +90,7 @@ for i = 1, n_cl do
   if ARGV[p + 1] == '' then redis.call('ZREM', key_closed(), ARGV[p])
   else redis.call('ZADD', key_closed(), ARGV[p + 1], ARGV[p]) end
   p = p + 2
-end,
+end
 local n_fp = tonumber(ARGV[p] or '0'); p = p + 1
 for i = 1, n_fp do redis.call('HSET', key_fingerprints(), ARGV[p], ARGV[p + 1]); p = p + 2 end
 redis.call('SET', key_applied_at(), ARGV[2])
