@@ -39,6 +39,7 @@ from store.codecs import (
     encode_petition_record,
     split_dossier,
 )
+from store.identity import batch_fingerprints
 from store.keys import watermark_field
 from store.retention import expired_detail, is_tombstone
 from store.scripts import DOSSIER, PETITION, ApplyArgs, OpenUpdate
@@ -199,6 +200,8 @@ def build_plan(
     args.watermarks = [(f, watermarks[f], new_wm[f]) for f in sorted(new_wm) if new_wm[f] != watermarks[f]]
     if not args.watermarks:
         return Plan(result, dead_letters, None)
+    # written with the watermarks: what identifies the log Redis reflects
+    args.fingerprints = batch_fingerprints((m for m, _ in decoded), args.watermarks)
     return Plan(result, dead_letters, args, written)
 
 

@@ -73,8 +73,7 @@ class ApplyArgs:
     petitions_placed: list[tuple[str, str, bytes]] = field(default_factory=list)  # (unit, petition, record)
     procedures: set[str] = field(default_factory=set)                       # procedure ids seen
     closed: list[tuple[str, float | None]] = field(default_factory=list)     # dossier, end (unix s) or None: open
-    # field, fingerprint of the record at the new watermark (store/identity.py);
-    # set by the writer, which holds the raw messages
+    # field, fingerprint of the record at the new watermark (store/identity.py)
     fingerprints: list[tuple[str, str]] = field(default_factory=list)
 
     def merge(self, part: ApplyArgs) -> None:

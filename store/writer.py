@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 from processors.events import Event, InvalidEvent, decode_event
-from store.identity import GapGuard, batch_fingerprints
+from store.identity import GapGuard
 from store.keys import Keys, watermark_field
 from store.plan import BatchResult, Plan, PlanRules, RawMessage, StateCache, build_plan, record_key
 from store.scripts import PETITION, script
@@ -69,7 +69,6 @@ class BatchApplier:
             plan.result.retries = retries
             if plan.args is None:
                 return plan.result
-            plan.args.fingerprints = batch_fingerprints(messages, plan.args.watermarks)
             outcome = await self._script(args=plan.args.argv(self.keys.prefix))
             if outcome == 1:
                 self._remember(plan.states)

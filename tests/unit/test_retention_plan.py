@@ -11,6 +11,7 @@ import pytest
 
 from processors.calendar import WorkingCalendar
 from processors.events import INVALID_REASONS, decode_event
+from store.identity import fingerprint
 from store.plan import PlanRules, RawMessage, build_plan
 from store.retention import TOMBSTONE
 from store.scripts import DOSSIER
@@ -45,7 +46,8 @@ def test_a_closed_dossier_is_recorded_with_its_end_and_an_open_one_is_not() -> N
     end = datetime.fromisoformat(RESOLVED["occurred_at"]).timestamp()
     assert closed.dead_letters == [] and closed.args is not None
     assert closed.args.closed == [("A", end)]
-    assert closed.args.flat("x:")[-4:] == [1, "A", f"{end:.6f}", 0]  # then no fingerprints (set by the writer)
+    # then the fingerprint of the record at the new watermark (offset 1: RESOLVED)
+    assert closed.args.flat("x:")[-6:] == [1, "A", f"{end:.6f}", 1, "in:0", fingerprint(orjson.dumps(RESOLVED))]
     still_open = plan([RECEIVED], None)
     assert still_open.args is not None and still_open.args.closed == [("A", None)]
-    assert still_open.args.flat("x:")[-4:] == [1, "A", "", 0]
+    assert still_open.args.flat("x:")[-6:] == [1, "A", "", 1, "in:0", fingerprint(orjson.dumps(RECEIVED))]
