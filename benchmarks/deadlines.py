@@ -30,6 +30,8 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from batches import apply_in_batches  # noqa: E402 - this script's own folder
+
 from chiso.embedded import start_redis  # noqa: E402
 from chiso.queries import Queries  # noqa: E402
 from chiso.settings import sample_units_path  # noqa: E402
@@ -53,20 +55,18 @@ async def fill(url: str, units: list[str], n: int) -> float:
 
     applier = BatchApplier(r, Keys(), no_dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
     rng = random.Random(3)
-    batch: list[RawMessage] = []
+
+    def messages():
+        for i in range(n):
+            t0 = NOW - timedelta(hours=rng.randrange(1, 24 * 20))
+            due = NOW + timedelta(hours=rng.randrange(-48, 24 * 30))
+            e = {"event_id": f"o{i}", "dossier_id": f"OPEN-{i:07d}", "type": "received", "occurred_at": t0.isoformat(),
+                 "unit_id": rng.choice(units), "procedure_id": "1.009994", "channel": "online",
+                 "online_service": "full", "due_at": due.isoformat()}
+            yield RawMessage("bench", i % 8, i, orjson.dumps(e))
+
     started = time.perf_counter()
-    for i in range(n):
-        t0 = NOW - timedelta(hours=rng.randrange(1, 24 * 20))
-        due = NOW + timedelta(hours=rng.randrange(-48, 24 * 30))
-        e = {"event_id": f"o{i}", "dossier_id": f"OPEN-{i:07d}", "type": "received", "occurred_at": t0.isoformat(),
-             "unit_id": rng.choice(units), "procedure_id": "1.009994", "channel": "online",
-             "online_service": "full", "due_at": due.isoformat()}
-        batch.append(RawMessage("bench", i % 8, i, orjson.dumps(e)))
-        if len(batch) == 5000:
-            await applier.apply(batch)
-            batch = []
-    if batch:
-        await applier.apply(batch)
+    await apply_in_batches(applier, messages())
     await r.aclose()
     return time.perf_counter() - started
 

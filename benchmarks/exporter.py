@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+from batches import apply_in_batches  # noqa: E402 - this script's own folder
+
 from chiso.embedded import start_redis  # noqa: E402
 from chiso.exposition import render_registry  # noqa: E402
 from chiso.metrics import ChisoCollector, build_registry  # noqa: E402
@@ -79,14 +81,7 @@ async def fill(url: str, cat: UnitCatalogue, dossiers: int, seed: int = 5, offse
 
     applier = BatchApplier(r, Keys(), no_dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
     units = [u.unit_id for u in cat.all() if u.level != "province"]
-    batch = []
-    for m in event_stream(units, dossiers, seed, offset):
-        batch.append(m)
-        if len(batch) == 5000:
-            await applier.apply(batch)
-            batch = []
-    if batch:
-        await applier.apply(batch)
+    await apply_in_batches(applier, event_stream(units, dossiers, seed, offset))
     await r.aclose()
 
 

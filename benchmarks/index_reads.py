@@ -33,6 +33,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from batches import apply_in_batches  # benchmarks/ is on sys.path: this script's own folder
+
 ROOT = Path(__file__).resolve().parents[1]
 VN = timezone(timedelta(hours=7))
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=VN)
@@ -93,14 +95,7 @@ async def fill(url: str, units: list[str], dossiers: int, petitions: int, seed: 
 
     rules = plan.PlanRules(WorkingCalendar()) if hasattr(plan, "PlanRules") else WorkingCalendar()
     applier = BatchApplier(r, Keys(), no_dead_letters, rules, lambda: NOW)
-    batch = []
-    for topic, partition, off, value in events(units, dossiers, petitions, seed, offset):
-        batch.append(plan.RawMessage(topic, partition, off, value))
-        if len(batch) == 5000:
-            await applier.apply(batch)
-            batch = []
-    if batch:
-        await applier.apply(batch)
+    await apply_in_batches(applier, (plan.RawMessage(*m) for m in events(units, dossiers, petitions, seed, offset)))
     await r.aclose()
 
 
