@@ -12,6 +12,25 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _LOCAL_OFFSET = timezone(timedelta(hours=7))
 
 
+# One timezone object per UTC offset. datetime.fromisoformat makes a new one for
+# every instant it parses, and on CPython 3.11 comparing (or subtracting) two
+# aware datetimes whose tzinfo objects differ costs ~2-4 µs against ~0.2 µs when
+# they are the same object; astimezone to the same object is a no-op. Instants
+# parsed from events are put on these shared objects (same offset, same value).
+_SHARED_OFFSETS: dict[timedelta | None, timezone] = {timedelta(0): UTC, timedelta(hours=7): _LOCAL_OFFSET}
+
+
+def shared_offset(at: datetime) -> datetime:
+    """``at`` with its fixed offset as the shared timezone object of that offset."""
+    offset = at.utcoffset()
+    tz = _SHARED_OFFSETS.get(offset)
+    if tz is None:
+        if offset is None:
+            return at
+        tz = _SHARED_OFFSETS.setdefault(offset, timezone(offset))
+    return at if at.tzinfo is tz else at.replace(tzinfo=tz)
+
+
 def local_date(at: datetime) -> date:
     return at.astimezone(_LOCAL_OFFSET).date()
 
