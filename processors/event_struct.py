@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
 
 def _field_type(spec: dict[str, Any], defs: dict[str, Any]) -> Any:
     if "$ref" in spec:
@@ -39,7 +41,11 @@ def _field_type(spec: dict[str, Any], defs: dict[str, Any]) -> Any:
     if kind == "boolean":
         return bool
     if kind == "integer":
-        return Annotated[int, msgspec.Meta(ge=spec.get("minimum"))]
+        # orjson (the full path) turns integers outside int64/uint64 into floats,
+        # msgspec would keep them exact: outside int64 (msgspec's widest bound)
+        # they go the full path, which keeps them as it always did.
+        low = max(spec.get("minimum", _INT64_MIN), _INT64_MIN)
+        return Annotated[int, msgspec.Meta(ge=low, le=_INT64_MAX)]
     raise ValueError(f"the typed decode does not know the schema type {kind!r}")
 
 

@@ -263,11 +263,17 @@ def trusted_event(data: dict[str, Any]) -> Event:
 def decode_event(raw: bytes | str | None) -> Event | InvalidEvent:
     """Validate one raw message value (bytes from Kafka, a line of a file): the
     typed msgspec step accepts nearly every valid event; anything it does not
-    accept goes through ``event_from_dict``, which gives the reason."""
+    accept goes through ``checked_event``, which gives the reason."""
     if raw is not None:
         typed = _typed_event(raw)
         if typed is not None:
             return typed
+    return checked_event(raw)
+
+
+def checked_event(raw: bytes | str | None) -> Event | InvalidEvent:
+    """The full path: orjson, then the contract's fastjsonschema validator and
+    the checks it cannot make (``event_from_dict``)."""
     if raw is None:
         return InvalidEvent("not_json", "empty message value")
     if isinstance(raw, (bytes, bytearray, memoryview)):
