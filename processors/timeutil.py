@@ -56,9 +56,22 @@ _US = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+_EPOCH_IN: dict[object, datetime] = {}
+
+
 def epoch_us(t: datetime) -> int:
-    """Microseconds since the epoch: exact as a Redis sorted-set score (< 2**53)."""
-    return (t - _EPOCH) // _US
+    """Microseconds since the epoch: exact as a Redis sorted-set score (< 2**53).
+    For a fixed-offset t the epoch is taken in t's own timezone object (see
+    ``shared_offset``), which makes the subtraction plain field arithmetic; only
+    for a fixed offset: a zone's offset may differ between 1970 and t (Saigon
+    was UTC+08:00 then), and same-tzinfo subtraction ignores offsets."""
+    tz = t.tzinfo
+    if type(tz) is not timezone:
+        return (t - _EPOCH) // _US
+    epoch = _EPOCH_IN.get(tz)
+    if epoch is None:
+        epoch = _EPOCH_IN.setdefault(tz, _EPOCH.astimezone(tz))
+    return (t - epoch) // _US
 
 
 def from_epoch_us(us: int) -> datetime:
