@@ -123,8 +123,9 @@ def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, work
     first applied batch to the last, seconds to the first applied batch, RSS MB
     of each worker at the end); appends the wall time from the start of the
     processes to the last applied event to ``walls``."""
+    logs = [tempfile.TemporaryFile() for _ in range(workers)]  # shown if a worker dies
     procs = [subprocess.Popen([sys.executable, "-m", "chiso.cli", "worker"], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+                              stdout=subprocess.DEVNULL, stderr=log) for log in logs]
     try:
         started = time.perf_counter()
         first = None
@@ -138,7 +139,11 @@ def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, work
             if done >= n:
                 break
             if any(p.poll() is not None for p in procs):
-                raise RuntimeError("worker died")
+                tails = []
+                for p, log in zip(procs, logs):
+                    log.seek(0)
+                    tails.append(f"worker {p.pid} (exit {p.poll()}):\n" + log.read()[-4000:].decode(errors="replace"))
+                raise RuntimeError("worker died\n" + "\n".join(tails))
             peak = [max(m, rss_mb(p.pid)) for m, p in zip(peak, procs)]
             time.sleep(0.05)
         rate = (n - first_count) / (now - first) if first is not None and now > first else float("nan")
@@ -151,6 +156,8 @@ def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, work
             p.terminate()
         for p in procs:
             p.wait(30)
+        for log in logs:
+            log.close()
 
 
 def time_to_first_answer() -> tuple[float, float]:
