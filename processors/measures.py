@@ -81,7 +81,10 @@ def asof_date(t: datetime) -> date:
 
 
 def instant_member(name: str, unit: str, r_date: str, key: str) -> bytes:
-    return orjson.dumps([name, unit, r_date, key])
+    # Copied to a bytes object of its own size: a result of orjson.dumps (3.13)
+    # keeps its ~4 KB write buffer, and members live on in the worker's cache of
+    # decoded states (~5 per dossier, 2,048 dossiers: ~40 MB).
+    return bytes(memoryview(orjson.dumps([name, unit, r_date, key])))
 
 
 def parse_instant_member(member: bytes | str) -> tuple[str, str, str, str]:
