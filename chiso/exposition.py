@@ -32,10 +32,12 @@ class RowsFamily(Metric):
 
 
 class BlocksFamily(Metric):
-    """A gauge family whose sample lines are already rendered (``render_rows``),
-    e.g. kept per unit between scrapes. Rendered by ``render`` only."""
+    """A gauge family whose sample lines are already rendered (``render_rows``)
+    and encoded, e.g. kept per unit between scrapes: a scrape of a large
+    catalogue then joins bytes instead of encoding tens of MB of text again.
+    Rendered by ``render`` only."""
 
-    def __init__(self, name: str, documentation: str, blocks: list[str]) -> None:
+    def __init__(self, name: str, documentation: str, blocks: list[bytes]) -> None:
         super().__init__(name, documentation, "gauge")
         self.blocks = blocks
 
@@ -51,30 +53,33 @@ def _value(v: float) -> str:
 
 
 def render(families: Iterable[Metric]) -> bytes:
-    out: list[str] = []
+    out: list[bytes] = []
     for family in families:
         name = family.name + ("_total" if family.type == "counter" else "")
         doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-        out.append(f"# HELP {name} {doc}\n# TYPE {name} {family.type}\n")
-        if isinstance(family, RowsFamily):
-            out.append(render_rows(family))
-            continue
+        text = [f"# HELP {name} {doc}\n# TYPE {name} {family.type}\n"]
         if isinstance(family, BlocksFamily):
+            out.append(text[0].encode())
             out.extend(family.blocks)
             continue
+        if isinstance(family, RowsFamily):
+            text.append(render_rows(family))
         for s in family.samples:
             if s.labels:
                 labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(s.labels.items()))
-                out.append(f"{s.name}{{{labels}}} {_value(s.value)}\n")
+                text.append(f"{s.name}{{{labels}}} {_value(s.value)}\n")
             else:
-                out.append(f"{s.name} {_value(s.value)}\n")
-    return "".join(out).encode("utf-8")
+                text.append(f"{s.name} {_value(s.value)}\n")
+        out.append("".join(text).encode())
+    return b"".join(out)
 
 
-def render_rows(family: RowsFamily) -> str:
-    """The sample lines of a RowsFamily (no HELP/TYPE header)."""
+def render_rows(family: RowsFamily, fragments: list[dict[str, str]] | None = None) -> str:
+    """The sample lines of a RowsFamily (no HELP/TYPE header). ``fragments``:
+    the label="value" texts of earlier calls for the same family, per label,
+    kept by a caller that renders a family in many small parts."""
     # label="value" fragments, built once per distinct value of each label
-    caches: list[dict[str, str]] = [{} for _ in family.label_names]
+    caches = fragments if fragments is not None else [{} for _ in family.label_names]
     names = family.label_names
     values_cache: dict[float, str] = {}
     lines: list[str] = []
