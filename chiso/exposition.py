@@ -42,11 +42,11 @@ class BlocksFamily(Metric):
         self.blocks = blocks
 
 
-def _escape(value: str) -> str:
+def escape_label(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def _value(v: float) -> str:
+def sample_value(v: float) -> str:
     if isinstance(v, int):
         return f"{v}.0"
     return floatToGoString(v)
@@ -66,10 +66,10 @@ def render(families: Iterable[Metric]) -> bytes:
             text.append(render_rows(family))
         for s in family.samples:
             if s.labels:
-                labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(s.labels.items()))
-                text.append(f"{s.name}{{{labels}}} {_value(s.value)}\n")
+                labels = ",".join(f'{k}="{escape_label(v)}"' for k, v in sorted(s.labels.items()))
+                text.append(f"{s.name}{{{labels}}} {sample_value(s.value)}\n")
             else:
-                text.append(f"{s.name} {_value(s.value)}\n")
+                text.append(f"{s.name} {sample_value(s.value)}\n")
         out.append("".join(text).encode())
     return b"".join(out)
 
@@ -89,11 +89,11 @@ def render_rows(family: RowsFamily, fragments: list[dict[str, str]] | None = Non
         for i, raw in enumerate(values):
             frag = caches[i].get(raw)
             if frag is None:
-                frag = caches[i][raw] = f'{names[i]}="{_escape(raw)}"'
+                frag = caches[i][raw] = f'{names[i]}="{escape_label(raw)}"'
             parts.append(frag)
         v = values_cache.get(value)
         if v is None:
-            v = values_cache[value] = _value(value)
+            v = values_cache[value] = sample_value(value)
         append(f"{family.name}{{{','.join(parts)}}} {v}\n")
     return "".join(lines)
 
