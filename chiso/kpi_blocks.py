@@ -140,11 +140,15 @@ class KpiBlocks:
         self._blocks: dict[str, tuple[bytes, ...]] = {}
         self._lock = threading.Lock()  # scrapes run in a thread pool
 
-    def families(self, catalogue, now: datetime, with_data: list[str]) -> list[BlocksFamily]:
+    def families(self, catalogue, now: datetime, with_data: list[str],
+                 sizes: dict[str, dict[str, int]] | None = None) -> list[BlocksFamily]:
+        """``sizes``: the units' open-state set sizes, if just read (empty sets are
+        not read for the points at stake)."""
         with self._lock:
-            return self._families(catalogue, now, with_data)
+            return self._families(catalogue, now, with_data, sizes)
 
-    def _families(self, catalogue, now: datetime, with_data: list[str]) -> list[BlocksFamily]:
+    def _families(self, catalogue, now: datetime, with_data: list[str],
+                  sizes: dict[str, dict[str, int]] | None) -> list[BlocksFamily]:
         q = self.queries
         store = q.store
         today = local_date(now)
@@ -180,7 +184,7 @@ class KpiBlocks:
             changed = {u: set(range(len(windows))) for u in touched}
 
         running = [wi for wi, r in enumerate(readings) if r.running]
-        stake_counts = self._stake_counts(with_data, windows, readings, running) if touched and running else {}
+        stake_counts = self._stake_counts(with_data, windows, readings, running, sizes) if touched and running else {}
         for uid in touched:
             for wi in changed.get(uid, ()):
                 self._render_window(uid, wi, windows[wi], readings[wi])
@@ -303,12 +307,13 @@ class KpiBlocks:
             got = self._labels[(name, value)] = f'{name}="{escape_label(value)}"'
         return got
 
-    def _stake_counts(self, with_data: list[str], windows, readings, running: list[int]) -> dict[str, list]:
+    def _stake_counts(self, with_data: list[str], windows, readings, running: list[int],
+                      sizes: dict[str, dict[str, int]] | None) -> dict[str, list]:
         """Per unit, per running window: how many of its open dossiers received
         in the window and still in time would count (True) or not (False) for
         satisfaction if they became late (what their lateness costs depends on)."""
         out: dict[str, list] = {}
-        candidates = self.queries.open_candidates(with_data, readings[running[0]].x)
+        candidates = self.queries.open_candidates(with_data, readings[running[0]].x, sizes)
         for wi in running:
             for c in in_window(candidates, windows[wi], readings[wi]):
                 counts = out.setdefault(c[2], [None] * len(windows))

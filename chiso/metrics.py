@@ -72,8 +72,11 @@ class ChisoCollector(Collector):
         yield info
 
         with_data = sorted(store.seen_units() & {u.unit_id for u in units})
-        yield from self._kpis.families(catalogue, self.now(), with_data)
-        yield self._open_dossiers(catalogue, with_data)
+        # The stored sizes of the open-state sets, read once: the open dossier counts,
+        # and which sets the points at stake need not read (the empty ones).
+        sizes = store.open_counts(with_data)
+        yield from self._kpis.families(catalogue, self.now(), with_data, sizes)
+        yield self._open_dossiers(catalogue, sizes)
 
         g = store.globals()
         # Every known label value from 0, so that the first occurrence is an increase.
@@ -107,10 +110,9 @@ class ChisoCollector(Collector):
             yield lag_metric
 
 
-    def _open_dossiers(self, catalogue, with_data: list[str]) -> RowsFamily:
+    def _open_dossiers(self, catalogue, sizes: dict[str, dict[str, int]]) -> RowsFamily:
         """Open dossiers by state now, per unit subtree (pending transitions included)."""
-        store = self.queries.store
-        own = {u: Counter(c) for u, c in store.open_counts(with_data).items()}
+        own = {u: Counter(c) for u, c in sizes.items()}
         for _, (old, (unit, actual)) in self.queries.pending_transitions(self.now()).items():
             if old is not None and old[0] in own:
                 own[old[0]][old[1]] -= 1
@@ -118,14 +120,22 @@ class ChisoCollector(Collector):
             if unit is not None and unit in own:
                 own[unit][actual.state] += 1
                 own[unit]["overdue_no_apology"] += int(actual.no_apology)
+        # Each unit's counts added to it and its ancestors: one pass over the units
+        # with data, instead of summing every unit's subtree (the province's is all).
+        totals: dict[str, list[int]] = {}
+        for unit, counts in own.items():
+            mine = [counts.get(state, 0) for state in OPEN_COUNTED]
+            at = catalogue.get(unit)
+            while at is not None:
+                total = totals.setdefault(at.unit_id, [0] * len(OPEN_COUNTED))
+                for i, n in enumerate(mine):
+                    total[i] += n
+                at = catalogue.get(at.parent_id) if at.parent_id is not None else None
         family = RowsFamily("dvc_open_dossiers", "Open dossiers now, by state, of a unit's subtree", ["unit", "state"])
+        zero = [0] * len(OPEN_COUNTED)
         for u in catalogue.all():
-            total: Counter[str] = Counter()
-            for m in catalogue.subtree(u.unit_id):
-                if m in own:
-                    total.update(own[m])
-            for state in OPEN_COUNTED:
-                family.add((u.unit_id, state), total.get(state, 0))
+            for state, n in zip(OPEN_COUNTED, totals.get(u.unit_id, zero)):
+                family.add((u.unit_id, state), n)
         return family
 
 
