@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from chiso.exposition import RowsFamily
+from chiso.exposition import BlocksFamily, escape_label, sample_value
 from chiso.kpi_blocks import KpiBlocks
 from chiso.queries import OPEN_COUNTED, Queries
 from processors.events import EVENT_TYPES, INVALID_REASONS
@@ -45,6 +45,7 @@ class ChisoCollector(Collector):
         self.lag = lag
         self.extra = extra
         self._errors = 0
+        self._open_lines: dict[str, tuple[tuple[int, ...], bytes]] = {}  # unit -> (counts, its lines)
 
     def collect(self) -> Iterator:
         started = time.perf_counter()
@@ -110,7 +111,7 @@ class ChisoCollector(Collector):
             yield lag_metric
 
 
-    def _open_dossiers(self, catalogue, sizes: dict[str, dict[str, int]]) -> RowsFamily:
+    def _open_dossiers(self, catalogue, sizes: dict[str, dict[str, int]]) -> BlocksFamily:
         """Open dossiers by state now, per unit subtree (pending transitions included)."""
         own = {u: Counter(c) for u, c in sizes.items()}
         for _, (old, (unit, actual)) in self.queries.pending_transitions(self.now()).items():
@@ -131,12 +132,20 @@ class ChisoCollector(Collector):
                 for i, n in enumerate(mine):
                     total[i] += n
                 at = catalogue.get(at.parent_id) if at.parent_id is not None else None
-        family = RowsFamily("dvc_open_dossiers", "Open dossiers now, by state, of a unit's subtree", ["unit", "state"])
-        zero = [0] * len(OPEN_COUNTED)
+        # A unit's lines are rendered again only when its counts changed.
+        zero = (0,) * len(OPEN_COUNTED)
+        kept, lines = self._open_lines, {}  # local: scrapes may run in parallel threads
         for u in catalogue.all():
-            for state, n in zip(OPEN_COUNTED, totals.get(u.unit_id, zero)):
-                family.add((u.unit_id, state), n)
-        return family
+            counts = tuple(totals.get(u.unit_id, zero))
+            got = kept.get(u.unit_id)
+            if got is None or got[0] != counts:
+                unit = escape_label(u.unit_id)
+                got = (counts, "".join(f'dvc_open_dossiers{{unit="{unit}",state="{state}"}} {sample_value(n)}\n'
+                                       for state, n in zip(OPEN_COUNTED, counts)).encode())
+            lines[u.unit_id] = got
+        self._open_lines = lines
+        return BlocksFamily("dvc_open_dossiers", "Open dossiers now, by state, of a unit's subtree",
+                            [text for _, text in lines.values()])
 
 
 def _counter_family(name: str, doc: str, label: str, known: tuple[str, ...], g: dict[str, int], prefix: str) -> CounterMetricFamily:
