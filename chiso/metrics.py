@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from chiso.exposition import BlocksFamily, escape_label, sample_value
+from chiso.exposition import BlocksFamily, escape_label, render, sample_value
 from chiso.kpi_blocks import KpiBlocks
 from chiso.queries import OPEN_COUNTED, Queries
 from processors.events import EVENT_TYPES, INVALID_REASONS
@@ -46,6 +46,7 @@ class ChisoCollector(Collector):
         self.extra = extra
         self._errors = 0
         self._open_lines: dict[str, tuple[tuple[int, ...], bytes]] = {}  # unit -> (counts, its lines)
+        self._info: tuple[tuple, bytes] | None = None
 
     def collect(self) -> Iterator:
         started = time.perf_counter()
@@ -67,10 +68,7 @@ class ChisoCollector(Collector):
         catalogue = q.catalogue()
         units = catalogue.all()
 
-        info = GaugeMetricFamily("dvc_unit_info", "Unit names and tree (always 1)", labels=["unit", "name", "parent", "level"])
-        for u in units:
-            info.add_metric([u.unit_id, u.name, u.parent_id or "", u.level], 1)
-        yield info
+        yield self._unit_info(units)
 
         with_data = sorted(store.seen_units() & {u.unit_id for u in units})
         # The stored sizes of the open-state sets, read once: the open dossier counts,
@@ -110,6 +108,17 @@ class ChisoCollector(Collector):
                 lag_metric.add_metric([str(partition)], n)
             yield lag_metric
 
+
+    def _unit_info(self, units) -> BlocksFamily:
+        """Names and tree, rendered again only when the catalogue changed."""
+        key = tuple((u.unit_id, u.name, u.parent_id or "", u.level) for u in units)
+        kept = self._info
+        if kept is None or kept[0] != key:
+            info = GaugeMetricFamily("dvc_unit_info", "", labels=["unit", "name", "parent", "level"])
+            for labels in key:
+                info.add_metric(list(labels), 1)
+            kept = self._info = (key, render([info]).split(b"\n", 2)[2])  # without HELP and TYPE
+        return BlocksFamily("dvc_unit_info", "Unit names and tree (always 1)", [kept[1]])
 
     def _open_dossiers(self, catalogue, sizes: dict[str, dict[str, int]]) -> BlocksFamily:
         """Open dossiers by state now, per unit subtree (pending transitions included)."""
