@@ -145,7 +145,13 @@ class KpiBlocks:
         """``sizes``: the units' open-state set sizes, if just read (empty sets are
         not read for the points at stake)."""
         with self._lock:
-            return self._families(catalogue, now, with_data, sizes)
+            try:
+                return self._families(catalogue, now, with_data, sizes)
+            except BaseException:
+                # A read that failed half-way leaves sums or lines that the change feed
+                # would not name again: start afresh at the next scrape.
+                self._key = None
+                raise
 
     def _families(self, catalogue, now: datetime, with_data: list[str],
                   sizes: dict[str, dict[str, int]] | None) -> list[BlocksFamily]:
