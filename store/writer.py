@@ -58,18 +58,37 @@ class BatchApplier:
         self.cache_size = cache_size
 
     async def apply(self, messages: Sequence[RawMessage]) -> BatchResult:
+        if not self.keys.clustered:
+            return await self._apply(self.keys, messages)
+        # Redis Cluster: each partition's keys share one hash slot
+        # (store/keys.py), so each partition's share is one script call.
+        by_partition: dict[int, list[RawMessage]] = {}
+        for m in messages:
+            by_partition.setdefault(m.partition, []).append(m)
+        total = BatchResult()
+        for partition, share in sorted(by_partition.items()):
+            part = await self._apply(self.keys.shard(partition), share)
+            total.accepted += part.accepted
+            total.duplicates += part.duplicates
+            total.invalid += part.invalid
+            total.skipped += part.skipped
+            total.retries += part.retries
+            total.updates += part.updates
+        return total
+
+    async def _apply(self, keys: Keys, messages: Sequence[RawMessage]) -> BatchResult:
         decoded = [(m, decode_event(m.value)) for m in messages]
         retries = 0
         dead_letters_sent = False
         while True:
-            plan = await self._plan(decoded)
+            plan = await self._plan(keys, decoded)
             if plan.dead_letters and not dead_letters_sent:
                 await self.send_dead_letters(plan.dead_letters)
                 dead_letters_sent = True
             plan.result.retries = retries
             if plan.args is None:
                 return plan.result
-            outcome = await self._script(args=plan.args.argv(self.keys.prefix))
+            outcome = await self._script(keys=[keys.route], args=plan.args.argv(keys.prefix))
             if outcome == 1:
                 self._remember(plan.states)
                 return plan.result
@@ -88,8 +107,7 @@ class BatchApplier:
             for dossier_id in list(itertools.islice(states, excess)):
                 del states[dossier_id]
 
-    async def _plan(self, decoded: list[tuple[RawMessage, Event | InvalidEvent]]) -> Plan:
-        k = self.keys
+    async def _plan(self, k: Keys, decoded: list[tuple[RawMessage, Event | InvalidEvent]]) -> Plan:
         wm_fields = sorted({watermark_field(m.topic, m.partition) for m, _ in decoded})
         records = sorted({record_key(ev) for _, ev in decoded if isinstance(ev, Event)})
         async with self.redis.pipeline(transaction=False) as pipe:
