@@ -256,6 +256,12 @@ class Keys:
         return self._key("publisher")
 
     @property
+    def dvcqg(self) -> Keys:
+        """The national portal import's keys (store/dvcqg.py): ``{dvcqg}``-tagged on a
+        cluster (its reception sets are not in the dossier's partition)."""
+        return self._tagged("dvcqg")
+
+    @property
     def notifier(self) -> Keys:
         """The keys the notifier's scripts use together: ``{n}``-tagged on a cluster."""
         return self._tagged("n")

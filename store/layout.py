@@ -13,6 +13,8 @@ and every later start with another count refuses to run.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Literal
 
 import redis
@@ -21,6 +23,8 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
 from store.keys import Keys
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "yes", "no"]
 
@@ -38,10 +42,20 @@ def server_is_cluster(url: str) -> bool:
         client.close()
 
 
-def is_cluster(url: str, mode: Mode) -> bool:
-    if mode == "auto":
-        return server_is_cluster(url)
-    return mode == "yes"
+def is_cluster(url: str, mode: Mode, wait_s: float = 30.0) -> bool:
+    """``auto`` waits up to ``wait_s`` for the server to answer: guessing would
+    write one layout's keys into the other's server."""
+    if mode != "auto":
+        return mode == "yes"
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return server_is_cluster(url)
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("CHISO_REDIS_CLUSTER=auto: Redis does not answer yet; asking again")
+            time.sleep(1.0)
 
 
 def layout_keys(prefix: str, cluster: bool, partitions: int) -> Keys:
@@ -90,10 +104,35 @@ async def check_partitions_async(client: aioredis.Redis, keys: Keys) -> None:
         raise LayoutMismatch(mismatch_message(recorded, keys.partitions))
 
 
-def open_sync(url: str, mode: Mode, prefix: str, partitions: int, **kwargs) -> tuple[redis.Redis, Keys]:
-    """A client and the keys of the layout it serves, the partition count checked."""
-    cluster = is_cluster(url, mode)
+def open_sync(url: str, mode: Mode, prefix: str, partitions: int, wait_s: float = 30.0,
+              reader: bool = False, **kwargs) -> tuple[redis.Redis, Keys]:
+    """A client and the keys of the layout it serves, the partition count checked.
+
+    ``reader``: a process that only reads (the HTTP server) starts even while
+    Redis does not answer (its requests are 503 until it does): with ``auto``
+    it then takes the single node's layout and says so."""
+    try:
+        cluster = is_cluster(url, mode, wait_s)
+    except redis.ConnectionError:
+        if not reader:
+            raise
+        log.warning("Redis does not answer: CHISO_REDIS_CLUSTER=%s taken as a single node until restart "
+                    "(set it to yes or no to not depend on it)", mode)
+        cluster = False
     keys = layout_keys(prefix, cluster, partitions)
     client = sync_client(url, cluster, **kwargs)
-    check_partitions(client, keys)
+    try:
+        check_partitions(client, keys)
+    except redis.ConnectionError:
+        if not reader:
+            raise
     return client, keys
+
+
+def prepare(url: str, mode: Mode, prefix: str, partitions: int, wait_s: float = 300.0) -> tuple[bool, Keys]:
+    """For asyncio processes that write, at start (before their loop): whether
+    the server is a cluster, and the keys, the partition count checked with a
+    short-lived client. Waits for Redis up to ``wait_s``."""
+    client, keys = open_sync(url, mode, prefix, partitions, wait_s)
+    client.close()
+    return keys.clustered, keys

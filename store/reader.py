@@ -23,10 +23,10 @@ from processors.open_state import STATES
 from processors.petitions import PetitionRecord
 from processors.stake import OpenInfo
 from processors.windows import MAX_DATE, MIN_DATE, buckets
+from store.change_feed import FeedHistory
 from store.codecs import decode_dossier, decode_open_info, decode_open_record, decode_petition_record
 from store.keys import Keys
 from store.scripts import script
-from store.change_feed import FeedHistory
 
 OPEN_COUNTED = (*STATES, "overdue_no_apology")
 
