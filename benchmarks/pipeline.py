@@ -356,9 +356,9 @@ def main() -> None:
     print()
     print(f"events {args.events:,} ({dossiers:,} dossiers, {args.partitions} partitions); medians of {args.runs} runs;")
     print("ratio = worker events/s over a raw aiokafka consume (getmany + JSON) of the same topic in the same run")
-    print(f"{'variant':48} {'events/s':>10} {'ratio':>7}")
+    print(f"{'variant':58} {'events/s':>10} {'ratio':>7}")
     for name, rate, ratio, extra in rows:
-        print(f"{name:48} {rate:>10,.0f} {ratio:>7.3f}   {extra}")
+        print(f"{name:58} {rate:>10,.0f} {ratio:>7.3f}   {extra}")
     if footprint:
         print(footprint)
     if latency:
@@ -440,7 +440,8 @@ def on_redis_cluster(base: Settings, work: Path, args: argparse.Namespace, messa
         rc.close()
         cluster.stop()
     return [(f"clustered, kafka+batch, 1 worker, {name}", median([x[0] for x in runs]), median([x[1] for x in runs]),
-             f"Redis {median([x[2] for x in runs]):,.0f} bytes/dossier (used_memory delta, all masters)")
+             f"Redis {median([x[2] for x in runs]):,.0f} bytes/dossier (used_memory delta"
+             f"{', all masters' if 'Cluster' in name else ''})")
             for name, runs in results.items()]
 
 

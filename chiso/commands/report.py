@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     if start > end:
         raise UserError(f"--from ({start:%d/%m/%Y}) phải không sau --to ({end:%d/%m/%Y}) / "
                         "--from must not be after --to")
-    queries = Queries(Store(*settings.redis_layout()),
+    queries = Queries(Store(*settings.redis_layout(wait_s=0)),
                       UnitCatalogue.from_path(settings.units_path), settings.index.to_config())  # no calendar needed
     try:
         rep = queries.report(args.unit, start, end)
