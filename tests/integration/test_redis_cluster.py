@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
@@ -18,6 +22,7 @@ from redis.exceptions import ResponseError
 from store.layout import LayoutMismatch, open_sync
 from tests.cluster import LocalCluster, start_redis_cluster
 from tests.integration.conftest import Stack
+from tests.integration.test_deadlines import expected_states
 from tests.integration.test_pipeline import (
     assert_event_counters,
     assert_matches_reference,
@@ -25,6 +30,7 @@ from tests.integration.test_pipeline import (
     assert_ranking_matches_reference,
     assert_stake_matches_reference,
     messy_feed,
+    read_topic,
     send,
 )
 
@@ -97,6 +103,20 @@ def test_on_a_cluster_every_answer_equals_the_batch_reference_also_after_a_repla
     assert {f"{{{p}}}".encode() for p in range(4)} <= tags <= {f"{{{p}}}".encode() for p in range(4)} | {b"{state}"}
     assert len({stack.redis.get_node_from_key(k.decode()).port for k in keys}) > 1
     assert stack.redis.get(f"{prefix}{{state}}:state:partitions") == b"4"
+
+    # alerts: each partition's outbox is published, once per dossier and state
+    outboxes = [f"{prefix}{{{p}}}:outbox" for p in range(4)]
+    deadline = time.monotonic() + 90
+    while any(stack.redis.llen(k) for k in outboxes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(stack.redis.llen(k) for k in outboxes), "alerts still queued"
+    want = expected_states(events, datetime.fromisoformat(NOW))
+    expected_alerts = {(d, v[1]) for d, v in want.items() if v[1] in ("overdue", "nearing_due")}
+    assert expected_alerts
+    records = read_topic(stack.settings.kafka, stack.settings.alerts_topic, 10**9, timeout_s=10)
+    sent = Counter((a["dossier_id"], a["state"]) for a in (orjson.loads(r.value) for r in records))
+    assert [k for k, n in sent.items() if n > 1] == [], "an alert was sent twice"
+    assert expected_alerts <= set(sent), "a dossier in an alert state was never alerted"
 
     # replay: `chiso rebuild` flushes every partition's keys and applies the whole
     # log again (duplicates included); no number changes
