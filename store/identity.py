@@ -155,9 +155,10 @@ class StateIdentity:
             return generation
         await self.redis.set(self.keys.state("rebuilding"), flag)
         for shard in self.keys.shards:
-            # the shard's own generation/halted/rebuilding keys are never read;
-            # the script is shared with the single node, which keeps them
             await self._flush(keys=[shard.route], args=[shard.prefix, generation, flag, *derived_globs(shard)])
+            # the script (shared with the single node) also stamped the partition's
+            # own copies of the identity keys, which nothing reads: the real ones are under {state}
+            await self.redis.delete(*(shard.state(n) for n in ("generation", "halted", "rebuilding")))
         await self.redis.set(self.keys.state("generation"), generation)
         await self.redis.delete(self.keys.state("halted"))
         await self.redis.set(self.keys.state("rebuilding"), flag)

@@ -129,6 +129,8 @@ def test_on_a_cluster_every_answer_equals_the_batch_reference_also_after_a_repla
     assert_matches_reference(stack, events)
     assert_metrics_equal_the_api(stack)
     assert_event_counters(stack, events, messages)
+    # the identity keys live under {state} only, also after the per-partition flush
+    assert [k for k in cluster_keys(stack) if b":state:" in k and not k.startswith(f"{prefix}{{state}}".encode())] == []
 
 
 def test_another_partition_count_refuses_to_start(cluster: LocalCluster) -> None:
