@@ -59,15 +59,15 @@ class BatchApplier:
 
     async def apply(self, messages: Sequence[RawMessage]) -> BatchResult:
         if not self.keys.clustered:
-            return await self._apply(self.keys, messages)
+            return await self._apply(messages)
         # Redis Cluster: each partition's keys share one hash slot
         # (store/keys.py), so each partition's share is one script call.
         by_partition: dict[int, list[RawMessage]] = {}
         for m in messages:
             by_partition.setdefault(m.partition, []).append(m)
         total = BatchResult()
-        for partition, share in sorted(by_partition.items()):
-            part = await self._apply(self.keys.shard(partition), share)
+        for _, share in sorted(by_partition.items()):
+            part = await self._apply(share)
             total.accepted += part.accepted
             total.duplicates += part.duplicates
             total.invalid += part.invalid
@@ -76,12 +76,17 @@ class BatchApplier:
             total.updates += part.updates
         return total
 
-    async def _apply(self, keys: Keys, messages: Sequence[RawMessage]) -> BatchResult:
+    def _keys_of(self, messages: Sequence[RawMessage]) -> Keys:
+        """The keys a batch writes: on a cluster, its (one) partition's."""
+        return self.keys.shard(messages[0].partition) if self.keys.clustered and messages else self.keys
+
+    async def _apply(self, messages: Sequence[RawMessage]) -> BatchResult:
+        keys = self._keys_of(messages)
         decoded = [(m, decode_event(m.value)) for m in messages]
         retries = 0
         dead_letters_sent = False
         while True:
-            plan = await self._plan(keys, decoded)
+            plan = await self._plan(decoded)
             if plan.dead_letters and not dead_letters_sent:
                 await self.send_dead_letters(plan.dead_letters)
                 dead_letters_sent = True
@@ -107,7 +112,8 @@ class BatchApplier:
             for dossier_id in list(itertools.islice(states, excess)):
                 del states[dossier_id]
 
-    async def _plan(self, k: Keys, decoded: list[tuple[RawMessage, Event | InvalidEvent]]) -> Plan:
+    async def _plan(self, decoded: list[tuple[RawMessage, Event | InvalidEvent]]) -> Plan:
+        k = self._keys_of([m for m, _ in decoded])
         wm_fields = sorted({watermark_field(m.topic, m.partition) for m, _ in decoded})
         records = sorted({record_key(ev) for _, ev in decoded if isinstance(ev, Event)})
         async with self.redis.pipeline(transaction=False) as pipe:
