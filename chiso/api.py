@@ -180,12 +180,12 @@ class InternalErrors:
 
 def create_app(settings: Settings, extra_routes: list | None = None) -> Starlette:
     # A Redis that does not answer fails a request within seconds (503), rather than holding it.
-    # single node or Redis Cluster (store/layout.py): a changed partition count stops here
-    client, keys = settings.redis_layout(wait_s=0, reader=True, socket_connect_timeout=5)
-    catalogue, procedure_catalogue = settings.load_catalogues()
+    catalogue, procedure_catalogue = settings.load_catalogues()  # a bad setting says so before Redis is asked
     for target, ids in sorted(procedure_catalogue.unknown_targets.items()):
         log.warning("procedure catalogue: %s in applies_to of %s is not a unit or level of the unit "
                     "catalogue; ignored", target, ", ".join(ids))
+    # single node or Redis Cluster (store/layout.py): a changed partition count stops here
+    client, keys = settings.redis_layout(wait_s=0, reader=True, socket_connect_timeout=5)
     queries = Queries(Store(client, keys), catalogue, settings.index.to_config(),
                       WorkingCalendar(settings.calendar.to_config()), procedure_catalogue,
                       clock=settings.clock(), rules=settings.index.counting_rules())
