@@ -58,11 +58,14 @@ prepends them to every script), so renaming a key is a one-line change.
     {p}dvcqg:unknown         hash agency value -> snapshots rejected because no unit matched
 
 On a Redis Cluster (``Keys(partitions=N)``, store/layout.py) the same keys are
-tagged: ``{p}`` becomes ``chiso:{P}:`` for every key the apply path touches,
-P being the Kafka partition whose batch writes it (``Keys.shard``), so one
-script call only touches keys of one hash slot. The notifier's ``n:*`` keys
-carry the fixed tag ``{n}``, the state's identity (``state:*`` except the
-fingerprints, which the apply script writes) ``{state}``. Readers iterate
+tagged: ``{p}`` becomes ``{p}{P}:`` (``chiso:{3}:d:...``) for every key the
+apply path, the timer, the retention sweep and the alert publisher touch (the
+outbox, its lease and positions included), P being the Kafka partition whose
+batches write it (``Keys.shard``), so one script call only touches keys of one
+hash slot. The notifier's ``n:*`` keys carry the fixed tag ``{n}``, the
+national portal import's ``dvcqg:*`` ``{dvcqg}``, the state's identity
+(``state:*`` except the fingerprints, which the apply script writes)
+``{state}``. Readers iterate
 ``Keys.shards`` and sum (counters) or unite (sets) what each partition holds;
 on a single node ``shards`` is ``[self]`` and nothing is tagged.
 """
