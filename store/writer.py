@@ -61,13 +61,20 @@ class BatchApplier:
         if not self.keys.clustered:
             return await self._apply(messages)
         # Redis Cluster: each partition's keys share one hash slot
-        # (store/keys.py), so each partition's share is one script call.
+        # (store/keys.py), so each partition's share is one script call. The
+        # shares touch disjoint keys (a dossier's events are on one partition),
+        # so they go concurrently; all settle before an error is raised, so a
+        # retry of the batch never races a share still in flight.
         by_partition: dict[int, list[RawMessage]] = {}
         for m in messages:
             by_partition.setdefault(m.partition, []).append(m)
+        parts = await asyncio.gather(*(self._apply(share) for _, share in sorted(by_partition.items())),
+                                     return_exceptions=True)
+        for part in parts:
+            if isinstance(part, BaseException):
+                raise part
         total = BatchResult()
-        for _, share in sorted(by_partition.items()):
-            part = await self._apply(share)
+        for part in parts:
             total.accepted += part.accepted
             total.duplicates += part.duplicates
             total.invalid += part.invalid
