@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = NotifierConfig(settings.kafka, settings.redis_url, settings.redis_prefix, settings.alerts_topic,
-                            settings.session_timeout_s, settings.clock())
+                            settings.session_timeout_s, settings.clock(), settings.redis_cluster_mode,
+                            settings.partitions)
     return asyncio.run(_serve(Notifier(config, recipients, units, messages, calendar)))
 
 
