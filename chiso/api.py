@@ -42,7 +42,7 @@ from chiso.settings import Settings
 from chiso.wall import routes as wall_routes
 from processors import vocabulary
 from processors.calendar import WorkingCalendar
-from store.layout import async_client
+from store.layout import LayoutCheck, async_client
 from store.reader import Store
 from streams.lag import LagProbe
 
@@ -178,6 +178,23 @@ class InternalErrors:
                 await response(scope, receive, send)
 
 
+class LayoutGuard:
+    """Until Redis confirms the layout this server took without asking (store/layout.py
+    ``LayoutCheck``), every request asks; a wrong guess answers 503 with the reason."""
+
+    def __init__(self, app, layout: LayoutCheck) -> None:
+        self.app = app
+        self.layout = layout
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and not self.layout.confirmed:
+            problem = await asyncio.to_thread(self.layout.problem)
+            if problem:
+                await error(503, problem, reason="redis_layout")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings, extra_routes: list | None = None) -> Starlette:
     # A Redis that does not answer fails a request within seconds (503), rather than holding it.
     catalogue, procedure_catalogue = settings.load_catalogues()  # a bad setting says so before Redis is asked
@@ -185,7 +202,7 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
         log.warning("procedure catalogue: %s in applies_to of %s is not a unit or level of the unit "
                     "catalogue; ignored", target, ", ".join(ids))
     # single node or Redis Cluster (store/layout.py): a changed partition count stops here
-    client, keys = settings.redis_layout(wait_s=0, reader=True, socket_connect_timeout=5)
+    client, keys, layout = settings.redis_reader(socket_connect_timeout=5)
     queries = Queries(Store(client, keys), catalogue, settings.index.to_config(),
                       WorkingCalendar(settings.calendar.to_config()), procedure_catalogue,
                       clock=settings.clock(), rules=settings.index.counting_rules())
@@ -238,7 +255,7 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
     handlers: dict = {HTTPException: not_found}
     handlers.update({kind: unavailable for kind in (*REDIS_DOWN, *KAFKA_DOWN)})
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
-                    middleware=[Middleware(InternalErrors)])
+                    middleware=[Middleware(InternalErrors), Middleware(LayoutGuard, layout=layout)])
     app.state.ctx = ctx
     app.state.registry = build_registry(
         ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag, levels=settings.metrics_levels)

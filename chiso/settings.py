@@ -34,7 +34,7 @@ from processors.units import UnitCatalogue
 from processors.windows import WINDOW_NAMES
 from sources.samples import sample_procedures_path, sample_units_path
 from sources.simulator.feed import FeedConfig
-from store.layout import open_sync
+from store.layout import open_reader, open_sync
 from streams.config import Topics, WorkerConfig
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -379,6 +379,10 @@ class Settings(BaseSettings):
     def redis_layout(self, **kwargs):  # kwargs: store.layout.open_sync's
         """(sync client, Keys) of the configured layout, the partition count checked."""
         return open_sync(self.redis_url, self.redis_cluster_mode, self.redis_prefix, self.partitions, **kwargs)
+
+    def redis_reader(self, **kwargs):  # kwargs: redis client options
+        """(sync client, Keys, LayoutCheck) for the HTTP server, which starts without Redis."""
+        return open_reader(self.redis_url, self.redis_cluster_mode, self.redis_prefix, self.partitions, **kwargs)
 
     def redacted(self) -> dict[str, Any]:
         """For logs and `chiso settings`: secrets never print (SecretStr, a password in the Redis URL)."""

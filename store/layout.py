@@ -105,28 +105,59 @@ async def check_partitions_async(client: aioredis.Redis, keys: Keys) -> None:
 
 
 def open_sync(url: str, mode: Mode, prefix: str, partitions: int, wait_s: float = 30.0,
-              reader: bool = False, **kwargs) -> tuple[redis.Redis, Keys]:
-    """A client and the keys of the layout it serves, the partition count checked.
+              **kwargs) -> tuple[redis.Redis, Keys]:
+    """A client and the keys of the layout it serves, the partition count checked."""
+    cluster = is_cluster(url, mode, wait_s)
+    keys = layout_keys(prefix, cluster, partitions)
+    client = sync_client(url, cluster, **kwargs)
+    check_partitions(client, keys)
+    return client, keys
 
-    ``reader``: a process that only reads (the HTTP server) starts even while
-    Redis does not answer (its requests are 503 until it does): with ``auto``
-    it then takes the single node's layout and says so."""
+
+class LayoutCheck:
+    """A process that only reads (the HTTP server) starts even while Redis does not
+    answer (its requests are 503 until it does). With ``auto`` it then has to take
+    a layout without asking: the single node's. Until Redis confirms that guess,
+    every request asks again (``problem``), so a guess that turns out wrong answers
+    503 with the reason instead of zeros or errors from the wrong keys."""
+
+    def __init__(self, url: str, cluster: bool, confirmed: bool) -> None:
+        self.url = url
+        self.cluster = cluster
+        self.confirmed = confirmed
+
+    def problem(self) -> str | None:
+        if self.confirmed:
+            return None
+        try:
+            actual = server_is_cluster(self.url)
+        except redis.RedisError:
+            return None  # still down: the request meets the outage itself (503)
+        if actual == self.cluster:
+            self.confirmed = True
+            return None
+        return ("Redis is a Redis Cluster but did not answer when this server started, so the server "
+                "took the single node's layout (CHISO_REDIS_CLUSTER=auto): restart it, or set "
+                "CHISO_REDIS_CLUSTER=yes")
+
+
+def open_reader(url: str, mode: Mode, prefix: str, partitions: int,
+                **kwargs) -> tuple[redis.Redis, Keys, LayoutCheck]:
+    """``open_sync`` for a process that only reads: it does not wait for Redis."""
+    confirmed = True
     try:
-        cluster = is_cluster(url, mode, wait_s)
+        cluster = is_cluster(url, mode, wait_s=0)
     except redis.ConnectionError:
-        if not reader:
-            raise
-        log.warning("Redis does not answer: CHISO_REDIS_CLUSTER=%s taken as a single node until restart "
-                    "(set it to yes or no to not depend on it)", mode)
-        cluster = False
+        log.warning("Redis does not answer: CHISO_REDIS_CLUSTER=%s taken as a single node until Redis "
+                    "confirms it (set it to yes or no to not depend on it)", mode)
+        cluster, confirmed = False, False
     keys = layout_keys(prefix, cluster, partitions)
     client = sync_client(url, cluster, **kwargs)
     try:
         check_partitions(client, keys)
     except redis.ConnectionError:
-        if not reader:
-            raise
-    return client, keys
+        pass  # checked by the workers, which wait for Redis; a reader writes nothing
+    return client, keys, LayoutCheck(url, cluster, confirmed)
 
 
 def prepare(url: str, mode: Mode, prefix: str, partitions: int, wait_s: float = 300.0) -> tuple[bool, Keys]:
