@@ -20,7 +20,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from processors.calendar import WorkingCalendar
-from store.layout import async_client, prepare
+from store.layout import LayoutMismatch, async_client, is_cluster, prepare
 from store.plan import PlanRules, RawMessage
 from store.retention import RetentionSweeper
 from store.timer import DeadlineTimer
@@ -28,6 +28,7 @@ from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
 from streams.config import WorkerConfig
 from streams.positions import PositionKeeper
+from streams.topics import topic_partition_count
 from streams.transport import SCHEME as BATCH_SCHEME
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,24 @@ log = logging.getLogger(__name__)
 MERGE_WITHIN_S = 0.02
 
 
+def check_topic_partitions(kafka: str, topic: str, partitions: int) -> None:
+    found = topic_partition_count(kafka, topic)
+    if found is not None and found != partitions:
+        raise LayoutMismatch(f"the Kafka topic {topic} has {found} partitions, CHISO_PARTITIONS is {partitions}: "
+                             f"on a Redis Cluster they must agree (set CHISO_PARTITIONS={found} if the state is "
+                             f"new, or see docs/architecture.md, Redis Cluster, to change the count)")
+
+
 def register_agents(app: faust.App, config: WorkerConfig) -> None:
     events = app.topic(config.topics.events, partitions=config.partitions)
     dead_letters = app.topic(config.topics.dead_letters, partitions=config.partitions)
     calendar = WorkingCalendar(config.calendar)
     # single node or Redis Cluster (store/layout.py); a changed partition count stops here
+    if is_cluster(config.redis_url, config.redis_cluster, wait_s=300.0):
+        # keys are tagged by partition: a topic with another count than the layout's would
+        # hand the worker batches it has no keys for. Checked before prepare() records the
+        # count, so that a mistaken CHISO_PARTITIONS leaves nothing behind to undo.
+        check_topic_partitions(config.kafka, config.topics.events, config.partitions)
     cluster, keys = prepare(config.redis_url, config.redis_cluster, config.redis_prefix, config.partitions)
     now = config.clock
 

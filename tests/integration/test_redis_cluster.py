@@ -154,3 +154,20 @@ def test_a_single_node_keeps_its_untagged_keys(services) -> None:
     client.close()
     assert not keys.clustered and keys.shards == [keys]
     assert keys.shard(3).open == keys.open == "chiso:open" and keys.state("owners") == "chiso:state:owners"
+
+
+def test_a_worker_refuses_a_topic_with_another_partition_count_in_one_line(cluster_stack: Stack) -> None:
+    stack = cluster_stack  # its topic has CHISO_PARTITIONS (4) partitions
+    settings = stack.settings
+    env = {**stack.env, "CHISO_PARTITIONS": str(settings.partitions + 2)}
+    done = subprocess.run([sys.executable, "-m", "chiso.cli", "worker"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr
+    assert f"has {settings.partitions} partitions, CHISO_PARTITIONS is {settings.partitions + 2}" in lines[0]
+    # nothing recorded: the right count still starts (the state is new)
+    client, keys = open_sync(f"redis://127.0.0.1:{stack.redis.get_default_node().port}/0", "yes",
+                             settings.redis_prefix, settings.partitions)
+    client.close()
+    assert keys.partitions == settings.partitions
