@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
               + (f", SMTP {recipients.smtp.host}:{recipients.smtp.port} ({recipients.smtp.security})"
                  if recipients.smtp else ", no SMTP"))
         return asyncio.run(dry_run(settings.kafka, settings.alerts_topic, settings.redis_url, settings.redis_prefix,
-                                   recipients, units, messages, calendar, settings.clock()(), args.limit))
+                                   recipients, units, messages, calendar, settings.clock()(), args.limit,
+                                   redis_cluster=settings.redis_cluster_mode, partitions=settings.partitions))
 
     from chiso.notify.service import Notifier, NotifierConfig
 

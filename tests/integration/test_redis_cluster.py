@@ -19,6 +19,7 @@ import pytest
 from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
+from store.keys import Keys
 from store.layout import LayoutMismatch, open_sync
 from tests.cluster import LocalCluster, start_redis_cluster
 from tests.integration.conftest import Stack
@@ -171,3 +172,19 @@ def test_a_worker_refuses_a_topic_with_another_partition_count_in_one_line(clust
                              settings.redis_prefix, settings.partitions)
     client.close()
     assert keys.partitions == settings.partitions
+
+
+def test_notify_dry_run_reads_the_notifiers_keys_on_a_cluster(cluster_stack: Stack, tmp_path: Path) -> None:
+    stack = cluster_stack
+    keys = Keys(stack.settings.redis_prefix, stack.settings.partitions)
+    assert "{n}" in keys.notify("digest_next")
+    digest_at = datetime.fromisoformat("2024-03-21T16:00:00+07:00")
+    stack.redis.set(keys.notify("digest_next"), digest_at.timestamp())
+    stack.redis.sadd(keys.notify("digest_units"), "dng-sxd")
+    stack.redis.hset(keys.notify_digest("dng-sxd"), mapping={"a1": "{}", "a2": "{}"})
+    recipients = tmp_path / "recipients.toml"
+    recipients.write_text("", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "chiso.cli", "notify", "--recipients", str(recipients), "--dry-run"],
+                         env=stack.env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"next digest: {digest_at.isoformat()}; alerts waiting for it: dng-sxd (2)" in out.stdout, out.stdout
