@@ -11,6 +11,9 @@ each figure a median of --runs runs, each run next to its own reference:
   adjacent) and a time-ordered feed (each in a different batch); optionally two
   workers in one group (--two-workers);
 - Redis bytes per dossier and per open dossier; each worker's peak RSS;
+- optionally (--redis-cluster) the clustered feed, kafka+batch, one worker, on a
+  local 3-master Redis Cluster (tests/cluster.py, the partition-tagged layout)
+  next to the single node in the same run: events/s and Redis bytes per dossier;
 - optionally (--startup) time from `chiso up --no-simulate` to the first API answer, and to /readyz.
 """
 
@@ -112,8 +115,10 @@ async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
     return n / elapsed
 
 
-def applied(r: redis.Redis, prefix: str, topic: str) -> int:
-    return sum(int(v) + 1 for k, v in r.hgetall(f"{prefix}wm").items() if k.decode().startswith(topic + ":"))
+def applied(r: redis.Redis, prefix: str, topic: str, tagged: int = 0) -> int:
+    """Events applied so far; ``tagged``: the partition count of a Redis Cluster layout."""
+    keys = [f"{prefix}{{{p}}}:wm" for p in range(tagged)] if tagged else [f"{prefix}wm"]
+    return sum(int(v) + 1 for key in keys for k, v in r.hgetall(key).items() if k.decode().startswith(topic + ":"))
 
 
 def rss_mb(pid: int) -> float:
@@ -124,7 +129,7 @@ def rss_mb(pid: int) -> float:
 
 
 def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, workers: int = 1,
-                walls: list[float] | None = None) -> tuple[float, float, list[float]]:
+                tagged: int = 0, walls: list[float] | None = None) -> tuple[float, float, list[float]]:
     """Start ``workers`` worker processes together; returns (events/s from the
     first applied batch to the last, seconds to the first applied batch, RSS MB
     of each worker at the end); appends the wall time from the start of the
@@ -138,7 +143,7 @@ def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, work
         first_count = 0
         peak = [0.0] * workers
         while True:
-            done = applied(r, prefix, topic)
+            done = applied(r, prefix, topic, tagged)
             now = time.perf_counter()
             if done and first is None:
                 first, first_count = now, done
@@ -307,6 +312,8 @@ def main() -> None:
     ap.add_argument("--replay", action="store_true",
                     help="only two workers (kafka+batch) on the first feed: a province-year replay "
                          "(e.g. --replay --events 6000000 --feeds time-ordered --runs 1); prints the wall time")
+    ap.add_argument("--redis-cluster", action="store_true",
+                    help="also the clustered feed (kafka+batch, one worker) on a local 3-master Redis Cluster")
     args = ap.parse_args()
     transports = [t for t in args.transports.split(",") if t]
     feeds = [f for f in args.feeds.split(",") if f]
@@ -343,7 +350,7 @@ def main() -> None:
                            CHISO_GROUP_ID=f"bench-{feed}-{transport}-{workers}-{run}",
                            CHISO_PARTITIONS=str(args.partitions), CHISO_STATE_DIR=str(work / f"s{run}"),
                            CHISO_NOW=base.now.isoformat(), CHISO_TRANSPORT=transport)
-                rate, join_s, memory = run_workers(env, args.events, r, base.redis_prefix, topic, workers, walls)
+                rate, join_s, memory = run_workers(env, args.events, r, base.redis_prefix, topic, workers, walls=walls)
                 rates.append(rate)
                 ratios.append(rate / raw)
                 joins.append(join_s)
@@ -355,6 +362,8 @@ def main() -> None:
                     footprint = redis_footprint(r, base.redis_prefix, before, dossiers)
             rows.append((f"{feed}, {transport}, {workers} worker{'s' if workers > 1 else ''}",
                          median(rates), median(ratios), f"RSS max {max(rss):,.0f} MB, first batch after {median(joins):.1f} s"))
+        if args.redis_cluster:
+            rows += on_redis_cluster(base, work, args, clustered, dossiers)
         latency = None
         if args.latency:
             live = time_ordered(events(int(args.rate * args.latency) + 1, seed=767))
@@ -369,9 +378,9 @@ def main() -> None:
     print()
     print(f"events {args.events:,} ({dossiers:,} dossiers, {args.partitions} partitions); medians of {args.runs} runs;")
     print("ratio = worker events/s over a raw aiokafka consume (getmany + JSON) of the same topic in the same run")
-    print(f"{'variant':48} {'events/s':>10} {'ratio':>7}")
+    print(f"{'variant':58} {'events/s':>10} {'ratio':>7}")
     for name, rate, ratio, extra in rows:
-        print(f"{name:48} {rate:>10,.0f} {ratio:>7.3f}   {extra}")
+        print(f"{name:58} {rate:>10,.0f} {ratio:>7.3f}   {extra}")
     if footprint:
         print(footprint)
     if latency:
@@ -408,6 +417,54 @@ def measure_latency(base: Settings, work: Path, r: redis.Redis, messages: list[t
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def on_redis_cluster(base: Settings, work: Path, args: argparse.Namespace, messages: list[tuple[bytes, bytes]],
+                     dossiers: int) -> list[tuple[str, float, float, str]]:
+    """The clustered feed, kafka+batch, one worker: on the single node and on a local
+    3-master Redis Cluster, alternately in the same run; events/s and bytes per dossier."""
+    from redis.cluster import RedisCluster
+
+    from tests.cluster import start_redis_cluster
+
+    topic = "bench-clustered"
+    if "clustered" not in args.feeds.split(","):
+        ensure_topics(base.kafka, Topics(topic, topic + "-dlq", topic + "-alerts"), args.partitions)
+        asyncio.run(produce(base.kafka, topic, messages, args.partitions))
+    cluster = start_redis_cluster(work / "redis-cluster")
+    single = redis.Redis.from_url(base.redis)
+    rc = RedisCluster.from_url(cluster.url)
+
+    def used() -> tuple[int, int]:
+        return (single.info("memory")["used_memory"],
+                sum(info["used_memory"] for info in rc.info("memory", target_nodes=RedisCluster.PRIMARIES).values()))
+
+    results: dict[str, list[tuple[float, float, float]]] = {"single node": [], "Redis Cluster, 3 masters": []}
+    try:
+        for run in range(args.runs):
+            for name, url, client, tagged in (("single node", base.redis, single, 0),
+                                              ("Redis Cluster, 3 masters", cluster.url, rc, args.partitions)):
+                raw = asyncio.run(raw_consume(base.kafka, topic, args.events))
+                single.flushdb()
+                rc.flushdb(target_nodes=RedisCluster.PRIMARIES)
+                before = used()[1 if tagged else 0]
+                env = dict(os.environ, CHISO_KAFKA=base.kafka, CHISO_REDIS=url, CHISO_EVENTS_TOPIC=topic,
+                           CHISO_DLQ_TOPIC=topic + "-dlq", CHISO_ALERTS_TOPIC=topic + "-alerts",
+                           CHISO_GROUP_ID=f"bench-layout-{tagged}-{run}", CHISO_PARTITIONS=str(args.partitions),
+                           CHISO_STATE_DIR=str(work / f"layout{tagged}-{run}"), CHISO_NOW=base.now.isoformat(),
+                           CHISO_TRANSPORT="kafka+batch", CHISO_REDIS_CLUSTER="yes" if tagged else "no")
+                rate, _, _ = run_workers(env, args.events, client, base.redis_prefix, topic, 1, tagged)
+                per_dossier = (used()[1 if tagged else 0] - before) / dossiers
+                results[name].append((rate, rate / raw, per_dossier))
+                print(f"  layout {name:26} run {run + 1}: {rate:,.0f} events/s, raw {raw:,.0f}/s, "
+                      f"ratio {rate / raw:.3f}, Redis {per_dossier:,.0f} bytes/dossier", flush=True)
+    finally:
+        rc.close()
+        cluster.stop()
+    return [(f"clustered, kafka+batch, 1 worker, {name}", median([x[0] for x in runs]), median([x[1] for x in runs]),
+             f"Redis {median([x[2] for x in runs]):,.0f} bytes/dossier (used_memory delta"
+             f"{', all masters' if 'Cluster' in name else ''})")
+            for name, runs in results.items()]
 
 
 def redis_footprint(r: redis.Redis, prefix: str, before: int, dossiers: int) -> str:

@@ -11,7 +11,6 @@ import contextlib
 import logging
 
 import redis
-import redis.asyncio as aioredis
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -43,7 +42,7 @@ from chiso.settings import Settings
 from chiso.wall import routes as wall_routes
 from processors import vocabulary
 from processors.calendar import WorkingCalendar
-from store.keys import Keys
+from store.layout import LayoutCheck, async_client
 from store.reader import Store
 from streams.lag import LagProbe
 
@@ -179,22 +178,41 @@ class InternalErrors:
                 await response(scope, receive, send)
 
 
+class LayoutGuard:
+    """Until Redis confirms the layout this server took without asking (store/layout.py
+    ``LayoutCheck``), every request asks; a wrong guess answers 503 with the reason."""
+
+    def __init__(self, app, layout: LayoutCheck) -> None:
+        self.app = app
+        self.layout = layout
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and not self.layout.confirmed:
+            problem = await asyncio.to_thread(self.layout.problem)
+            if problem:
+                await error(503, problem, reason="redis_layout")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings, extra_routes: list | None = None) -> Starlette:
     # A Redis that does not answer fails a request within seconds (503), rather than holding it.
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
-    catalogue, procedure_catalogue = settings.load_catalogues()
+    catalogue, procedure_catalogue = settings.load_catalogues()  # a bad setting says so before Redis is asked
     for target, ids in sorted(procedure_catalogue.unknown_targets.items()):
         log.warning("procedure catalogue: %s in applies_to of %s is not a unit or level of the unit "
                     "catalogue; ignored", target, ", ".join(ids))
-    queries = Queries(Store(client, Keys(settings.redis_prefix)), catalogue, settings.index.to_config(),
+    # single node or Redis Cluster (store/layout.py): a changed partition count stops here
+    client, keys, layout = settings.redis_reader(socket_connect_timeout=5)
+    queries = Queries(Store(client, keys), catalogue, settings.index.to_config(),
                       WorkingCalendar(settings.calendar.to_config()), procedure_catalogue,
                       clock=settings.clock(), rules=settings.index.counting_rules())
     now = settings.clock()
     probe = LagProbe(settings.kafka, settings.events_topic) if settings.kafka else None
     ctx = Context(settings, queries, now, probe)
     ingest = Ingest(settings)
-    async_redis = aioredis.Redis.from_url(settings.redis_url)
-    dvcqg = DvcqgIngest(settings, ingest, async_redis, deriver_from(settings, catalogue, procedure_catalogue))
+    async_redis = async_client(settings.redis_url, keys.clustered)
+    dvcqg = DvcqgIngest(settings, ingest, async_redis, deriver_from(settings, catalogue, procedure_catalogue),
+                        keys)
 
     async def refresh_lag_forever() -> None:
         # Keeps dvc_consumer_lag_messages current without probing Kafka inside a scrape.
@@ -237,11 +255,11 @@ def create_app(settings: Settings, extra_routes: list | None = None) -> Starlett
     handlers: dict = {HTTPException: not_found}
     handlers.update({kind: unavailable for kind in (*REDIS_DOWN, *KAFKA_DOWN)})
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
-                    middleware=[Middleware(InternalErrors)])
+                    middleware=[Middleware(InternalErrors), Middleware(LayoutGuard, layout=layout)])
     app.state.ctx = ctx
     app.state.registry = build_registry(
         ChisoCollector(queries, settings.metrics_windows, now, lag=lambda: ctx.last_lag, levels=settings.metrics_levels)
     )
-    app.state.registry.register(NotifyCollector(client, Keys(settings.redis_prefix)))
+    app.state.registry.register(NotifyCollector(client, keys))
     app.state.registry.register(dvcqg.stats)
     return app

@@ -142,10 +142,11 @@ class DvcqgStats:
 
 
 class DvcqgIngest:
-    def __init__(self, settings: Settings, ingest: Ingest, redis: aioredis.Redis, deriver: Deriver) -> None:
+    def __init__(self, settings: Settings, ingest: Ingest, redis: aioredis.Redis, deriver: Deriver,
+                 keys: Keys | None = None) -> None:
         self.settings = settings
         self.ingest = ingest
-        self.store = ReceptionStore(redis, Keys(settings.redis_prefix))
+        self.store = ReceptionStore(redis, keys or Keys(settings.redis_prefix))
         self.deriver = deriver
         self.stats = DvcqgStats()
 

@@ -33,6 +33,10 @@ def describe(exc: BaseException) -> tuple[list[str], int] | None:
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
         where = f" {exc.filename}" if exc.filename else ""
         return [f"cannot read{where}: {exc.strerror or exc}"], 2
+    from store.layout import LayoutMismatch
+
+    if isinstance(exc, LayoutMismatch):  # the Redis Cluster layout and the partition count disagree
+        return [str(exc)], 2
     import redis
 
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):

@@ -32,49 +32,54 @@ class RowsFamily(Metric):
 
 
 class BlocksFamily(Metric):
-    """A gauge family whose sample lines are already rendered (``render_rows``),
-    e.g. kept per unit between scrapes. Rendered by ``render`` only."""
+    """A gauge family whose sample lines are already rendered (``render_rows``)
+    and encoded, e.g. kept per unit between scrapes: a scrape of a large
+    catalogue then joins bytes instead of encoding tens of MB of text again.
+    Rendered by ``render`` only."""
 
-    def __init__(self, name: str, documentation: str, blocks: list[str]) -> None:
+    def __init__(self, name: str, documentation: str, blocks: list[bytes]) -> None:
         super().__init__(name, documentation, "gauge")
         self.blocks = blocks
 
 
-def _escape(value: str) -> str:
+def escape_label(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def _value(v: float) -> str:
+def sample_value(v: float) -> str:
     if isinstance(v, int):
         return f"{v}.0"
     return floatToGoString(v)
 
 
 def render(families: Iterable[Metric]) -> bytes:
-    out: list[str] = []
+    out: list[bytes] = []
     for family in families:
         name = family.name + ("_total" if family.type == "counter" else "")
         doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-        out.append(f"# HELP {name} {doc}\n# TYPE {name} {family.type}\n")
-        if isinstance(family, RowsFamily):
-            out.append(render_rows(family))
-            continue
+        text = [f"# HELP {name} {doc}\n# TYPE {name} {family.type}\n"]
         if isinstance(family, BlocksFamily):
+            out.append(text[0].encode())
             out.extend(family.blocks)
             continue
+        if isinstance(family, RowsFamily):
+            text.append(render_rows(family))
         for s in family.samples:
             if s.labels:
-                labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(s.labels.items()))
-                out.append(f"{s.name}{{{labels}}} {_value(s.value)}\n")
+                labels = ",".join(f'{k}="{escape_label(v)}"' for k, v in sorted(s.labels.items()))
+                text.append(f"{s.name}{{{labels}}} {sample_value(s.value)}\n")
             else:
-                out.append(f"{s.name} {_value(s.value)}\n")
-    return "".join(out).encode("utf-8")
+                text.append(f"{s.name} {sample_value(s.value)}\n")
+        out.append("".join(text).encode())
+    return b"".join(out)
 
 
-def render_rows(family: RowsFamily) -> str:
-    """The sample lines of a RowsFamily (no HELP/TYPE header)."""
+def render_rows(family: RowsFamily, fragments: list[dict[str, str]] | None = None) -> str:
+    """The sample lines of a RowsFamily (no HELP/TYPE header). ``fragments``:
+    the label="value" texts of earlier calls for the same family, per label,
+    kept by a caller that renders a family in many small parts."""
     # label="value" fragments, built once per distinct value of each label
-    caches: list[dict[str, str]] = [{} for _ in family.label_names]
+    caches = fragments if fragments is not None else [{} for _ in family.label_names]
     names = family.label_names
     values_cache: dict[float, str] = {}
     lines: list[str] = []
@@ -84,11 +89,11 @@ def render_rows(family: RowsFamily) -> str:
         for i, raw in enumerate(values):
             frag = caches[i].get(raw)
             if frag is None:
-                frag = caches[i][raw] = f'{names[i]}="{_escape(raw)}"'
+                frag = caches[i][raw] = f'{names[i]}="{escape_label(raw)}"'
             parts.append(frag)
         v = values_cache.get(value)
         if v is None:
-            v = values_cache[value] = _value(value)
+            v = values_cache[value] = sample_value(value)
         append(f"{family.name}{{{','.join(parts)}}} {v}\n")
     return "".join(lines)
 

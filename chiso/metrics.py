@@ -14,26 +14,20 @@ Example output::
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from fractions import Fraction
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from chiso.exposition import BlocksFamily, RowsFamily, render_rows
-from chiso.queries import OPEN_COUNTED, Queries, in_window
-from processors.asof import add_today, as_of, parse_today
+from chiso.exposition import BlocksFamily, escape_label, render, sample_value
+from chiso.kpi_blocks import KpiBlocks
+from chiso.queries import OPEN_COUNTED, Queries
 from processors.events import EVENT_TYPES, INVALID_REASONS
-from processors.index_inputs import UnitWindow, indicators_of, scope_inputs
 from processors.open_state import ALERT_STATES
-from processors.petitions import PetitionRecord, petition_counts
-from processors.timeutil import local_date
-from processors.windows import named_window
 
 
 class ChisoCollector(Collector):
@@ -51,6 +45,8 @@ class ChisoCollector(Collector):
         self.lag = lag
         self.extra = extra
         self._errors = 0
+        self._open_lines: dict[str, tuple[tuple[int, ...], bytes]] = {}  # unit -> (counts, its lines)
+        self._info: tuple[tuple, bytes] | None = None
 
     def collect(self) -> Iterator:
         started = time.perf_counter()
@@ -72,14 +68,14 @@ class ChisoCollector(Collector):
         catalogue = q.catalogue()
         units = catalogue.all()
 
-        info = GaugeMetricFamily("dvc_unit_info", "Unit names and tree (always 1)", labels=["unit", "name", "parent", "level"])
-        for u in units:
-            info.add_metric([u.unit_id, u.name, u.parent_id or "", u.level], 1)
-        yield info
+        yield self._unit_info(units)
 
         with_data = sorted(store.seen_units() & {u.unit_id for u in units})
-        yield from self._kpis.families(catalogue, self.now(), with_data)
-        yield self._open_dossiers(catalogue, with_data)
+        # The stored sizes of the open-state sets, read once: the open dossier counts,
+        # and which sets the points at stake need not read (the empty ones).
+        sizes = store.open_counts(with_data)
+        yield from self._kpis.families(catalogue, self.now(), with_data, sizes)
+        yield self._open_dossiers(catalogue, sizes)
 
         g = store.globals()
         # Every known label value from 0, so that the first occurrence is an increase.
@@ -113,10 +109,20 @@ class ChisoCollector(Collector):
             yield lag_metric
 
 
-    def _open_dossiers(self, catalogue, with_data: list[str]) -> RowsFamily:
+    def _unit_info(self, units) -> BlocksFamily:
+        """Names and tree, rendered again only when the catalogue changed."""
+        key = tuple((u.unit_id, u.name, u.parent_id or "", u.level) for u in units)
+        kept = self._info
+        if kept is None or kept[0] != key:
+            info = GaugeMetricFamily("dvc_unit_info", "", labels=["unit", "name", "parent", "level"])
+            for labels in key:
+                info.add_metric(list(labels), 1)
+            kept = self._info = (key, render([info]).split(b"\n", 2)[2])  # without HELP and TYPE
+        return BlocksFamily("dvc_unit_info", "Unit names and tree (always 1)", [kept[1]])
+
+    def _open_dossiers(self, catalogue, sizes: dict[str, dict[str, int]]) -> BlocksFamily:
         """Open dossiers by state now, per unit subtree (pending transitions included)."""
-        store = self.queries.store
-        own = {u: Counter(c) for u, c in store.open_counts(with_data).items()}
+        own = {u: Counter(c) for u, c in sizes.items()}
         for _, (old, (unit, actual)) in self.queries.pending_transitions(self.now()).items():
             if old is not None and old[0] in own:
                 own[old[0]][old[1]] -= 1
@@ -124,151 +130,31 @@ class ChisoCollector(Collector):
             if unit is not None and unit in own:
                 own[unit][actual.state] += 1
                 own[unit]["overdue_no_apology"] += int(actual.no_apology)
-        family = RowsFamily("dvc_open_dossiers", "Open dossiers now, by state, of a unit's subtree", ["unit", "state"])
+        # Each unit's counts added to it and its ancestors: one pass over the units
+        # with data, instead of summing every unit's subtree (the province's is all).
+        totals: dict[str, list[int]] = {}
+        for unit, counts in own.items():
+            mine = [counts.get(state, 0) for state in OPEN_COUNTED]
+            at = catalogue.get(unit)
+            while at is not None:
+                total = totals.setdefault(at.unit_id, [0] * len(OPEN_COUNTED))
+                for i, n in enumerate(mine):
+                    total[i] += n
+                at = catalogue.get(at.parent_id) if at.parent_id is not None else None
+        # A unit's lines are rendered again only when its counts changed.
+        zero = (0,) * len(OPEN_COUNTED)
+        kept, lines = self._open_lines, {}  # local: scrapes may run in parallel threads
         for u in catalogue.all():
-            total: Counter[str] = Counter()
-            for m in catalogue.subtree(u.unit_id):
-                if m in own:
-                    total.update(own[m])
-            for state in OPEN_COUNTED:
-                family.add((u.unit_id, state), total.get(state, 0))
-        return family
-
-
-_KPI_FAMILIES = (
-    ("dvc_kpi_ratio", "KPI ratio of a unit's subtree over a window", ("unit", "kpi", "window")),
-    ("dvc_kpi_measure", "Dossier count of a unit's subtree over a window", ("unit", "measure", "window")),
-    ("dvc_index_score", "Service index score (0-100), as the national portal computes it", ("unit", "window")),
-    ("dvc_index_points", "Points of one index group (sum of its indicators' points, each rounded to 2 decimals)",
-     ("unit", "group", "window")),
-    ("dvc_index_indicator_points", "Points of one of the index's 21 indicators", ("unit", "indicator", "window")),
-    ("dvc_index_indicator_points_lost", "Maximum minus the points of one indicator: what the unit has lost there",
-     ("unit", "indicator", "window")),
-    ("dvc_index_points_at_stake", "Points the unit's open, still-in-time dossiers of a running window would cost "
-     "if they became late (index.md 5)", ("unit", "window")),
-)
-
-
-class KpiBlocks:
-    """The per-unit KPI and index families, kept between scrapes as rendered text
-    per unit.
-
-    A unit's own inputs per window (``UnitWindow``) are three parts: the counters
-    summed over the window with the as-of fields reduced at its cutoff (re-read
-    only for units the change feed names: a write bumps it), today's passed
-    instants for running windows (re-read every scrape: time alone moves them),
-    and the petition counts (recomputed every scrape from cached records: time
-    alone moves them too). A unit is re-rendered, with its ancestors, when any of
-    its parts changed. A new day, other windows or a changed catalogue rebuild
-    everything. What is shown is always what Redis holds at the scrape.
-    """
-
-    def __init__(self, queries: Queries, windows: list[str], levels: set[str]) -> None:
-        self.queries = queries
-        self.window_names = windows
-        self.levels = levels
-        self._key: tuple | None = None
-        self._seq = 0
-        self._base: dict[str, list[Counter[str]]] = {}
-        self._records: dict[str, list[PetitionRecord]] = {}
-        self._own: dict[str, list[UnitWindow]] = {}
-        self._blocks: dict[str, tuple[str, ...]] = {}
-        self._lock = threading.Lock()  # scrapes run in a thread pool
-
-    def families(self, catalogue, now: datetime, with_data: list[str]) -> list[BlocksFamily]:
-        with self._lock:
-            return self._families(catalogue, now, with_data)
-
-    def _families(self, catalogue, now: datetime, with_data: list[str]) -> list[BlocksFamily]:
-        store = self.queries.store
-        today = local_date(now)
-        windows = [named_window(w, today) for w in self.window_names]
-        ranges = [(w.start, w.end) for w in windows]
-        readings = [as_of(w.end, now) for w in windows]
-        cutoffs = [r.cutoff for r in readings]
-        key = (today, tuple(self.window_names), tuple(sorted(u.unit_id for u in catalogue.all())))
-        seq, unit_seq = store.change_feed()  # read before the sums: a later change is seen next time
-        if key != self._key:
-            self._base = store.window_sums(with_data, ranges, cutoffs) if with_data else {}
-            self._records = store.petition_records(with_data)
-            self._own = {}
-            self._blocks = {}
-            changed = {u.unit_id for u in catalogue.all()}
-        else:
-            changed_list = [u for u, s in unit_seq.items() if s > self._seq and u in catalogue]
-            if changed_list:
-                self._base.update(store.window_sums(changed_list, ranges, cutoffs))
-                for u in changed_list:
-                    self._records.pop(u, None)
-                self._records.update(store.petition_records(changed_list))
-            changed = set(changed_list)
-        self._key, self._seq = key, seq
-        own = self._own_now(store, windows, readings)
-        changed |= {u for u in set(own) | set(self._own) if own.get(u) != self._own.get(u)}
-        self._own = own
-        dirty: set[str] = set()
-        for u in changed:
-            while u is not None and u not in dirty:
-                dirty.add(u)
-                unit = catalogue.get(u)
-                u = unit.parent_id if unit is not None else None
-        by_unit: dict[str, list] = {}
-        running = [r for r in readings if r.running]
-        if dirty and running:  # the open dossiers at stake, read once for every unit
-            for c in self.queries.open_candidates(with_data, running[0].x):
-                by_unit.setdefault(c[2], []).append(c)
-        for uid in dirty:
-            unit = catalogue.get(uid)
-            if unit is None or (self.levels and unit.level not in self.levels):
-                continue
-            self._blocks[uid] = self._render(uid, catalogue.subtree(uid), windows, readings, by_unit)
-        order = [u.unit_id for u in catalogue.all() if u.unit_id in self._blocks]
-        return [BlocksFamily(name, doc, [self._blocks[u][i] for u in order])
-                for i, (name, doc, _) in enumerate(_KPI_FAMILIES)]
-
-    def _own_now(self, store, windows, readings) -> dict[str, list[UnitWindow]]:
-        own = {u: [UnitWindow(Counter(c)) for c in per_window] for u, per_window in self._base.items()}
-        running = [r for r in readings if r.running]
-        if running:
-            today = parse_today(store.asof_between(running[0].today_from_us, running[0].x_us))
-            for wi, (w, reading) in enumerate(zip(windows, readings)):
-                if reading.running:
-                    add_today({u: own[u][wi].fields for u in own}, today, w.start, w.end)
-        for u, records in self._records.items():
-            for wi, (w, reading) in enumerate(zip(windows, readings)):
-                own.setdefault(u, [UnitWindow() for _ in windows])[wi].petitions = petition_counts(
-                    records, w.start, w.end, reading.x_us)
-        return own
-
-    def _render(self, uid: str, members: list[str], windows, readings, open_by_unit: dict) -> tuple[str, ...]:
-        rows = [RowsFamily(name, doc, labels) for name, doc, labels in _KPI_FAMILIES]
-        ratio, measure, score, points, indicator_points, lost, at_stake = rows
-        q = self.queries
-        root = q.is_root(uid)
-        mine = {u: self._own[u] for u in members if u in self._own}
-        candidates = [c for u in members for c in open_by_unit.get(u, ())]
-        for wi, (w, reading) in enumerate(zip(windows, readings)):
-            inputs = scope_inputs(members, {u: data[wi] for u, data in mine.items()}, root)
-            indicators = indicators_of(inputs, q.procedures, w.start, w.end, q.index_config)
-            answer = q.answer(inputs, w, reading, indicators)
-            wname = w.name or ""
-            for name, value in answer["measures"].items():
-                measure.add((uid, name, wname), value)
-            for kpi, value in answer["ratios"].items():
-                if value is not None:
-                    ratio.add((uid, kpi, wname), value)
-            index = answer["index"]
-            score.add((uid, wname), index["score"])
-            for group, value in index["groups"].items():
-                points.add((uid, group, wname), value)
-            for code, ind in index["indicators"].items():
-                if ind["points"] is not None:
-                    indicator_points.add((uid, code, wname), ind["points"])
-                lost.add((uid, code, wname), ind["max"] - (ind["points"] or 0.0))
-            if reading.running:
-                risk = q.at_risk(indicators, in_window(candidates, w, reading), reading)
-                at_stake.add((uid, wname), float(sum((c for c, *_ in risk), Fraction(0))))
-        return tuple(render_rows(f) for f in rows)
+            counts = tuple(totals.get(u.unit_id, zero))
+            got = kept.get(u.unit_id)
+            if got is None or got[0] != counts:
+                unit = escape_label(u.unit_id)
+                got = (counts, "".join(f'dvc_open_dossiers{{unit="{unit}",state="{state}"}} {sample_value(n)}\n'
+                                       for state, n in zip(OPEN_COUNTED, counts)).encode())
+            lines[u.unit_id] = got
+        self._open_lines = lines
+        return BlocksFamily("dvc_open_dossiers", "Open dossiers now, by state, of a unit's subtree",
+                            [text for _, text in lines.values()])
 
 
 def _counter_family(name: str, doc: str, label: str, known: tuple[str, ...], g: dict[str, int], prefix: str) -> CounterMetricFamily:

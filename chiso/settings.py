@@ -34,6 +34,7 @@ from processors.units import UnitCatalogue
 from processors.windows import WINDOW_NAMES
 from sources.samples import sample_procedures_path, sample_units_path
 from sources.simulator.feed import FeedConfig
+from store.layout import open_reader, open_sync
 from streams.config import Topics, WorkerConfig
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -237,6 +238,11 @@ class Settings(BaseSettings):
     partitions: int = 8
     group_id: str = "chiso"
     redis_prefix: str = "chiso:"
+    # Redis Cluster key layout (store/layout.py, docs/architecture.md): "yes" tags
+    # every key the apply path touches by its Kafka partition; "no" keeps the
+    # single node's untagged keys; "auto" asks the server (INFO cluster). With
+    # CHISO_REDIS unset (embedded Redis) it is always a single node.
+    redis_cluster: Literal["auto", "yes", "no"] = "auto"
     batch_max: int = 2000
     batch_within_s: float = 0.25
     # "kafka+batch": one Faust message per fetched partition batch (streams/transport.py);
@@ -349,7 +355,7 @@ class Settings(BaseSettings):
             on_log_reset=self.on_log_reset, identity_check_s=self.identity_check_s, owner_ttl_s=self.owner_ttl_s,
             calendar=self.calendar.to_config(), counting=self.index.counting_rules(),
             retention_days=self.retention_days, retention_tombstone_days=self.retention_tombstone_days,
-            transport=self.transport,
+            transport=self.transport, redis_cluster=self.redis_cluster_mode,
         )
 
     def feed_config(self, seed: int | None = None, rate: float | None = None) -> FeedConfig:
@@ -364,6 +370,19 @@ class Settings(BaseSettings):
     @property
     def redis_url(self) -> str:
         return self.redis or DEFAULT_REDIS_URL
+
+    @property
+    def redis_cluster_mode(self) -> str:
+        """CHISO_REDIS_CLUSTER, except that the embedded Redis is a single node."""
+        return self.redis_cluster if self.redis else "no"
+
+    def redis_layout(self, **kwargs):  # kwargs: store.layout.open_sync's
+        """(sync client, Keys) of the configured layout, the partition count checked."""
+        return open_sync(self.redis_url, self.redis_cluster_mode, self.redis_prefix, self.partitions, **kwargs)
+
+    def redis_reader(self, **kwargs):  # kwargs: redis client options
+        """(sync client, Keys, LayoutCheck) for the HTTP server, which starts without Redis."""
+        return open_reader(self.redis_url, self.redis_cluster_mode, self.redis_prefix, self.partitions, **kwargs)
 
     def redacted(self) -> dict[str, Any]:
         """For logs and `chiso settings`: secrets never print (SecretStr, a password in the Redis URL)."""

@@ -24,6 +24,9 @@ from processors.petitions import PetitionCounts
 # What ScopeInputs.fields must carry besides the plain measures.
 DOSSIER_INPUTS = ("ix.fee", "ix.reuse", "ix.pstore", "ix.cit")
 ASOF_INPUTS = ("ix.late", "ix.bad", "ix.sync", "ix.eres", "ix.deres", "ix.fpo")
+# The procedure counts: procedure kind of ScopeInputs.procedures -> the catalogue
+# kind a unit must offer for the procedure to count (``_active``).
+ACTIVE_KINDS = {"po": "online", "pp": "fee", "pf": "fee", "pc": "citizen"}
 
 
 @dataclass
@@ -33,6 +36,9 @@ class ScopeInputs:
     petitions: PetitionCounts = PetitionCounts()
     units: list[str] = field(default_factory=list)
     root: bool = False
+    # The procedure counts per kind of ACTIVE_KINDS, when the caller keeps them
+    # itself (the exporter updates them incrementally); None: from ``procedures``.
+    active: Mapping[str, Fraction2] | None = None
 
 
 def _active(inputs: ScopeInputs, catalogue: ProcedureCatalogue, kind: str, offered: str) -> Fraction2:
@@ -69,6 +75,11 @@ def indicators_of(inputs: ScopeInputs, catalogue: ProcedureCatalogue, first: dat
     def share(numerator: int, denominator: int = dossiers) -> Fraction2:
         return Fraction2(numerator, denominator)
 
+    def active(kind: str) -> Fraction2:
+        if inputs.active is not None:
+            return inputs.active[kind]
+        return _active(inputs, catalogue, kind, ACTIVE_KINDS[kind])
+
     if inputs.root:
         # catalogue.md: the root's online_catalogue counts every procedure.
         offered = catalogue.all()
@@ -81,11 +92,11 @@ def indicators_of(inputs: ScopeInputs, catalogue: ProcedureCatalogue, first: dat
         "dossier_sync": share(f.get("ix.sync", 0)),
         "dossier_on_time": share(dossiers - f.get("ix.late", 0)),
         "online_catalogue": Fraction2(sum(p.online for p in offered), len(offered)),
-        "online_service_used": _active(inputs, catalogue, "po", "online"),
+        "online_service_used": active("po"),
         "online_channel": share(f.get("received_online", 0)),
         "online_paid_dossiers": Fraction2(f.get("ix.fpo", 0), f.get("ix.fee", 0)),
-        "online_paid_procedures": _active(inputs, catalogue, "pp", "fee"),
-        "fee_data_procedures": _active(inputs, catalogue, "pf", "fee"),
+        "online_paid_procedures": active("pp"),
+        "fee_data_procedures": active("pf"),
         "dossier_satisfaction": share(dossiers - f.get("ix.bad", 0)),
         "petition_on_time": Fraction2(inputs.petitions.on_time, inputs.petitions.on_time_of),
         "petition_satisfaction": Fraction2(inputs.petitions.satisfied, inputs.petitions.received),
@@ -94,7 +105,7 @@ def indicators_of(inputs: ScopeInputs, catalogue: ProcedureCatalogue, first: dat
         "reused_data": share(f.get("ix.reuse", 0)),
         "personal_store": share(f.get("ix.pstore", 0)),
         "citizen_data_dossiers": share(f.get("ix.cit", 0)),
-        "citizen_data_procedures": _active(inputs, catalogue, "pc", "citizen"),
+        "citizen_data_procedures": active("pc"),
     }
     out = {code: indicator(code, c, config,
                            scored=not (code == "online_catalogue" and config.online_catalogue_root_only and not inputs.root))

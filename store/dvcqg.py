@@ -25,7 +25,7 @@ MAX_UNKNOWN_AGENCIES = 1000  # distinct values kept; a bound on a list that inpu
 class ReceptionStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
-        self.keys = keys
+        self.keys = keys.dvcqg
         self._add = redis.register_script(script("receptions_add"))
 
     async def read(self, dossier_ids: Iterable[str]) -> dict[str, set[bytes]]:
@@ -43,7 +43,7 @@ class ReceptionStore:
         the dossiers whose sets changed (nothing added to them)."""
         if not adds:
             return []
-        reply = await self._add(args=receptions_add_argv(self.keys.prefix, adds))
+        reply = await self._add(keys=[self.keys.route], args=receptions_add_argv(self.keys.prefix, adds))
         return [d.decode() if isinstance(d, bytes) else d for d in reply]
 
     async def note_unknown_agencies(self, values: Iterable[str]) -> None:

@@ -97,6 +97,14 @@ def derived_globs(keys: Keys) -> list[str]:
     return out
 
 
+def _by_shard(keys: Keys, fields: Iterable[str]) -> dict[Keys, list[str]]:
+    """Watermark fields grouped by the keys holding them (one group on a single node)."""
+    out: dict[Keys, list[str]] = {}
+    for f in fields:
+        out.setdefault(keys.shard_of_field(f), []).append(f)
+    return out
+
+
 def new_generation() -> str:
     return uuid.uuid4().hex
 
@@ -122,28 +130,48 @@ class StateIdentity:
 
     async def applied(self, fields: Sequence[str]) -> dict[str, tuple[int | None, str | None]]:
         """field -> (watermark or None, fingerprint or None)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self.keys.watermarks, list(fields))
-            pipe.hmget(self.keys.state("fingerprints"), list(fields))
-            wms, fps = await pipe.execute()
-        return {f: (int(w) if w is not None else None, fp.decode() if fp is not None else None)
-                for f, w, fp in zip(fields, wms, fps)}
+        out: dict[str, tuple[int | None, str | None]] = {}
+        for shard, some in _by_shard(self.keys, fields).items():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(shard.watermarks, some)
+                pipe.hmget(shard.state("fingerprints"), some)
+                wms, fps = await pipe.execute()
+            out.update({f: (int(w) if w is not None else None, fp.decode() if fp is not None else None)
+                        for f, w, fp in zip(some, wms, fps)})
+        return out
 
     async def flush(self, reason: str, targets: dict[str, int] | None = None) -> str:
         """Delete every derived key at once (one script: no batch can be half
-        inside), stamp a new generation and raise the rebuilding flag."""
+        inside), stamp a new generation and raise the rebuilding flag.
+
+        On a Redis Cluster there is one script per partition's keys: the
+        rebuilding flag is raised first, so that readiness says 503 while the
+        partitions are flushed one by one."""
         generation = new_generation()
-        await self._flush(args=[self.keys.prefix, generation, rebuilding_flag(reason, targets),
-                                *derived_globs(self.keys)])
+        flag = rebuilding_flag(reason, targets)
+        if not self.keys.clustered:
+            await self._flush(keys=[self.keys.route], args=[self.keys.prefix, generation, flag,
+                                                            *derived_globs(self.keys)])
+            return generation
+        await self.redis.set(self.keys.state("rebuilding"), flag)
+        for shard in self.keys.shards:
+            await self._flush(keys=[shard.route], args=[shard.prefix, generation, flag, *derived_globs(shard)])
+            # the script (shared with the single node) also stamped the partition's
+            # own copies of the identity keys, which nothing reads: the real ones are under {state}
+            await self.redis.delete(*(shard.state(n) for n in ("generation", "halted", "rebuilding")))
+        await self.redis.set(self.keys.state("generation"), generation)
+        await self.redis.delete(self.keys.state("halted"))
+        await self.redis.set(self.keys.state("rebuilding"), flag)
         return generation
 
     async def forget_partitions(self, fields: Sequence[str]) -> None:
         """Rule ``continue``: the partitions start a new log; what was applied
         from the old one stays (dossier snapshots de-duplicate by event id)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(self.keys.watermarks, *fields)
-            pipe.hdel(self.keys.state("fingerprints"), *fields)
-            await pipe.execute()
+        for shard, some in _by_shard(self.keys, fields).items():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hdel(shard.watermarks, *some)
+                pipe.hdel(shard.state("fingerprints"), *some)
+                await pipe.execute()
 
     async def halt(self, reason: str) -> None:
         await self.redis.set(self.keys.state("halted"), orjson.dumps({"reason": reason, "at": time.time()}))
@@ -197,8 +225,10 @@ def read_status(client: redis.Redis, keys: Keys) -> StateStatus:
         pipe.get(keys.state("rebuilding"))
         pipe.get(keys.state("halted"))
         pipe.hgetall(keys.state("owners"))
-        pipe.hgetall(keys.watermarks)
-        generation, rebuilding, halted, owners, wms = pipe.execute()
+        for shard in keys.shards:
+            pipe.hgetall(shard.watermarks)
+        generation, rebuilding, halted, owners, *per_shard = pipe.execute()
+    wms = {k: v for got in per_shard for k, v in got.items()}
     return StateStatus(
         generation=generation.decode() if generation else None,
         rebuilding=orjson.loads(rebuilding) if rebuilding else None,

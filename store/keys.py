@@ -29,6 +29,8 @@ prepends them to every script), so renaming a key is a one-line change.
                              watermark reaches its target (readiness is 503 until then)
     {p}state:halted          JSON {reason, at}: the log was reset and CHISO_ON_LOG_RESET=halt
     {p}state:owners          hash partition -> JSON {worker, until}: which worker applies it
+    {p}state:partitions      Redis Cluster only: the Kafka partition count the keys are
+                             tagged by, recorded at first start (store/layout.py)
     {p}applied_at            unix time of the last applied batch
     {p}seq, {p}unit_seq      change feed: a counter bumped by every batch that changes
                              counters, and per unit the value at its last change
@@ -55,7 +57,17 @@ prepends them to every script), so renaming a key is a one-line change.
                              portal's sync format (sources/dvcqg/reception.py); grows only
     {p}dvcqg:unknown         hash agency value -> snapshots rejected because no unit matched
 
-Redis Cluster is not supported: the apply script touches keys of many slots.
+On a Redis Cluster (``Keys(partitions=N)``, store/layout.py) the same keys are
+tagged: ``{p}`` becomes ``{p}{P}:`` (``chiso:{3}:d:...``) for every key the
+apply path, the timer, the retention sweep and the alert publisher touch (the
+outbox, its lease and positions included), P being the Kafka partition whose
+batches write it (``Keys.shard``), so one script call only touches keys of one
+hash slot. The notifier's ``n:*`` keys carry the fixed tag ``{n}``, the
+national portal import's ``dvcqg:*`` ``{dvcqg}``, the state's identity
+(``state:*`` except the fingerprints, which the apply script writes)
+``{state}``. Readers iterate
+``Keys.shards`` and sum (counters) or unite (sets) what each partition holds;
+on a single node ``shards`` is ``[self]`` and nothing is tagged.
 """
 
 from __future__ import annotations
@@ -83,6 +95,7 @@ PATTERNS: dict[str, str] = {
     "rebuilding": "state:rebuilding",
     "halted": "state:halted",
     "owners": "state:owners",
+    "partitions": "state:partitions",
     "applied_at": "applied_at",
     "seq": "seq",
     "unit_seq": "unit_seq",
@@ -112,9 +125,49 @@ def _params(pattern: str) -> list[str]:
     return _PARAM.findall(pattern)
 
 
+# The state's identity keys that the apply path does not write: on a cluster
+# they live together under one fixed tag (store/identity.py).
+_STATE_SHARED = frozenset({"generation", "rebuilding", "halted", "owners", "partitions"})
+
+
 @dataclass(frozen=True)
 class Keys:
     prefix: str = DEFAULT_PREFIX
+    # 0: one Redis node, nothing tagged (the layout every single node has).
+    # N > 0: Redis Cluster, the apply path's keys tagged by Kafka partition 0..N-1.
+    partitions: int = 0
+
+    @property
+    def clustered(self) -> bool:
+        return self.partitions > 0
+
+    def shard(self, partition: int) -> Keys:
+        """The keys Kafka partition ``partition``'s batches write: the same keys
+        on a single node, ``{prefix}{P}:...`` on a cluster."""
+        if not self.partitions:
+            return self
+        if not 0 <= partition < self.partitions:
+            raise ValueError(f"partition {partition} is outside the {self.partitions} partitions of the layout")
+        return Keys(f"{self.prefix}{{{partition}}}:")
+
+    @property
+    def shards(self) -> list[Keys]:
+        """Every partition's keys, for readers that sum or unite over them."""
+        return [self.shard(p) for p in range(self.partitions)] if self.partitions else [self]
+
+    def shard_of_field(self, field: str) -> Keys:
+        """The keys holding watermark field ``{topic}:{partition}``."""
+        return self.shard(int(field.rsplit(":", 1)[1])) if self.partitions else self
+
+    def _tagged(self, tag: str) -> Keys:
+        return Keys(f"{self.prefix}{{{tag}}}:") if self.partitions else self
+
+    @property
+    def route(self) -> str:
+        """A key declared to every script call of these keys, so that a cluster
+        client sends it to the node serving their slot (the scripts compute the
+        other keys from the prefix; Redis accepts them in the declared key's slot)."""
+        return self._key("watermarks")
 
     def _key(self, name: str, *args: str) -> str:
         pattern = PATTERNS[name]
@@ -169,6 +222,8 @@ class Keys:
     def state(self, name: str) -> str:
         """A key of the state's identity (store/identity.py): ``fingerprints``,
         ``generation``, ``rebuilding``, ``halted`` or ``owners``."""
+        if name in _STATE_SHARED:
+            return self._tagged("state")._key(name)
         return self._key(name)
 
     @property
@@ -203,12 +258,23 @@ class Keys:
     def publisher(self) -> str:
         return self._key("publisher")
 
+    @property
+    def dvcqg(self) -> Keys:
+        """The national portal import's keys (store/dvcqg.py): ``{dvcqg}``-tagged on a
+        cluster (its reception sets are not in the dossier's partition)."""
+        return self._tagged("dvcqg")
+
+    @property
+    def notifier(self) -> Keys:
+        """The keys the notifier's scripts use together: ``{n}``-tagged on a cluster."""
+        return self._tagged("n")
+
     def notify(self, name: str) -> str:
         """A key of the notifier's delivery state: ``notify("jobs")`` is ``{p}n:jobs``."""
-        return self._key(f"notify_{name}")
+        return self.notifier._key(f"notify_{name}")
 
     def notify_digest(self, unit: str) -> str:
-        return self._key("notify_digest", unit)
+        return self.notifier._key("notify_digest", unit)
     @property
     def unknown_agencies(self) -> str:
         return self._key("unknown_agencies")

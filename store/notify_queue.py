@@ -49,14 +49,14 @@ class NotifyQueue:
         """Queue the alerts' deliveries; returns how many alerts were new."""
         if not alerts:
             return 0
-        return await self._intake(args=notify_intake_argv(self.keys.prefix, now, self.dedup_s, alerts))
+        return await self._intake(keys=[self.keys.notifier.route], args=notify_intake_argv(self.keys.notifier.prefix, now, self.dedup_s, alerts))
 
     async def claim(self, now: float, claim_s: float, limit: int) -> list[Claimed]:
-        flat = await self._claim(args=[self.keys.prefix, f"{now:.6f}", f"{claim_s:.3f}", limit])
+        flat = await self._claim(keys=[self.keys.notifier.route], args=[self.keys.notifier.prefix, f"{now:.6f}", f"{claim_s:.3f}", limit])
         return [Claimed(flat[i].decode(), orjson.loads(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)]
 
     async def settle(self, outcome: NotifySettle) -> bool:
-        return bool(await self._settle(args=outcome.argv(self.keys.prefix)))
+        return bool(await self._settle(keys=[self.keys.notifier.route], args=outcome.argv(self.keys.notifier.prefix)))
 
     async def digest_next(self) -> str | None:
         raw = await self.redis.get(self.keys.notify("digest_next"))
@@ -67,18 +67,22 @@ class NotifyQueue:
 
     async def run_digest(self, run: NotifyDigestRun) -> int:
         """Queue the digests; -1 when another process already ran this one."""
-        return await self._digest(args=run.argv(self.keys.prefix))
+        return await self._digest(keys=[self.keys.notifier.route], args=run.argv(self.keys.notifier.prefix))
 
     async def open_states(self, dossier_ids: list[str]) -> dict[str, str | None]:
         """Each dossier's open state now (None: no longer open)."""
         if not dossier_ids:
             return {}
-        raw = await self.redis.hmget(self.keys.open, dossier_ids)
-        return {d: decode_open_record(r)[1] if r is not None else None for d, r in zip(dossier_ids, raw)}
+        out: dict[str, str | None] = dict.fromkeys(dossier_ids)
+        for shard in self.keys.shards:  # a dossier's open record is in its partition's keys
+            raw = await self.redis.hmget(shard.open, dossier_ids)
+            out.update({d: decode_open_record(r)[1] for d, r in zip(dossier_ids, raw) if r is not None})
+        return out
 
     async def open_counts(self, unit: str, states: tuple[str, ...]) -> dict[str, int]:
         async with self.redis.pipeline(transaction=False) as pipe:
-            for s in states:
-                pipe.zcard(self.keys.open_set(unit, s))
+            for shard in self.keys.shards:
+                for s in states:
+                    pipe.zcard(shard.open_set(unit, s))
             counts = await pipe.execute()
-        return dict(zip(states, counts))
+        return {s: sum(counts[i::len(states)]) for i, s in enumerate(states)}

@@ -3,6 +3,10 @@ the commands (Starlette runs them in its thread pool).
 
 Sums of counters over date ranges are made inside Redis (``sum_windows.lua``),
 so that only per-window totals cross the network.
+
+On a Redis Cluster every read is made once per Kafka partition's keys
+(``Keys.shards``, store/keys.py) and summed (counters) or united (sets); on a
+single node there is one shard, the untagged keys.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from processors.open_state import STATES
 from processors.petitions import PetitionRecord
 from processors.stake import OpenInfo
 from processors.windows import MAX_DATE, MIN_DATE, buckets
+from store.change_feed import FeedHistory
 from store.codecs import decode_dossier, decode_open_info, decode_open_record, decode_petition_record
 from store.keys import Keys
 from store.scripts import script
@@ -36,6 +41,7 @@ class Store:
         self.k = keys
         self._sum_windows = client.register_script(script("sum_windows"))
         self._open_counts = client.register_script(script("open_counts"))
+        self._feed = FeedHistory()  # Redis Cluster: one change sequence out of the partitions'
 
     def window_sums(self, units: list[str], ranges: list[tuple[date, date]],
                     cutoffs: list[date] | None = None) -> dict[str, list[Counter[str]]]:
@@ -48,23 +54,35 @@ class Store:
         for wi, ((start, end), cut) in enumerate(zip(ranges, cuts)):
             for b in buckets(start, end, years, cut):
                 plan.setdefault(b, []).append(wi)
-        head: list = [self.k.prefix, len(ranges), *(c.isoformat() for c in cuts), len(plan)]
+        tail: list = [len(ranges), *(c.isoformat() for c in cuts), len(plan)]
         for b, ws in plan.items():
-            head += [b, len(ws), *ws]
+            tail += [b, len(ws), *ws]
         out: dict[str, list[Counter[str]]] = {}
-        for i in range(0, len(units), self.UNITS_PER_SCRIPT):
-            chunk = units[i:i + self.UNITS_PER_SCRIPT]
-            for unit, encoded in zip(chunk, self._sum_windows(args=head + chunk)):
-                out[unit] = [Counter({k: int(v) for k, v in w.items()}) for w in orjson.loads(encoded)]
+        for shard in self.k.shards:
+            head = [shard.prefix, *tail]
+            for i in range(0, len(units), self.UNITS_PER_SCRIPT):
+                chunk = units[i:i + self.UNITS_PER_SCRIPT]
+                for unit, encoded in zip(chunk, self._sum_windows(keys=[shard.route], args=head + chunk)):
+                    got = [Counter({k: int(v) for k, v in w.items()}) for w in orjson.loads(encoded)]
+                    if unit not in out:
+                        out[unit] = got
+                    else:
+                        for total, part in zip(out[unit], got):
+                            total.update(part)
         return out
 
     def change_feed(self) -> tuple[int, dict[str, int]]:
         """(current sequence, unit -> sequence of its last counter change)."""
-        pipe = self.r.pipeline(transaction=True)
-        pipe.get(self.k.seq)
-        pipe.hgetall(self.k.unit_seq)
-        seq, per_unit = pipe.execute()
-        return int(seq or 0), {u.decode(): int(v) for u, v in per_unit.items()}
+        feeds = []
+        for shard in self.k.shards:
+            pipe = self.r.pipeline(transaction=True)  # one shard's keys share a slot
+            pipe.get(shard.seq)
+            pipe.hgetall(shard.unit_seq)
+            seq, per_unit = pipe.execute()
+            feeds.append((int(seq or 0), {u.decode(): int(v) for u, v in per_unit.items()}))
+        if len(feeds) == 1:
+            return feeds[0]
+        return self._feed.combine(feeds)
 
     def open_counts(self, units: list[str]) -> dict[str, dict[str, int]]:
         """Per unit, the stored size of each open-state set."""
@@ -73,87 +91,108 @@ class Store:
             chunk = units[i:i + 500]
             if not chunk:
                 continue
-            counts = orjson.loads(self._open_counts(args=[self.k.prefix, len(OPEN_COUNTED), *OPEN_COUNTED, *chunk]))
-            for u in chunk:
-                out[u] = dict(zip(OPEN_COUNTED, counts.get(u, [0] * len(OPEN_COUNTED))))
+            for shard in self.k.shards:
+                counts = orjson.loads(self._open_counts(
+                    keys=[shard.route], args=[shard.prefix, len(OPEN_COUNTED), *OPEN_COUNTED, *chunk]))
+                for u in chunk:
+                    got = dict(zip(OPEN_COUNTED, counts.get(u, [0] * len(OPEN_COUNTED))))
+                    out[u] = {s: out[u][s] + n for s, n in got.items()} if u in out else got
         return out
 
     def open_members(self, units: list[str], state: str) -> list[str]:
-        pipe = self.r.pipeline(transaction=False)
-        for u in units:
-            pipe.zrange(self.k.open_set(u, state), 0, -1)
-        return [m.decode() for members in pipe.execute() for m in members]
+        out = []
+        for shard in self.k.shards:
+            pipe = self.r.pipeline(transaction=False)
+            for u in units:
+                pipe.zrange(shard.open_set(u, state), 0, -1)
+            out += [m.decode() for members in pipe.execute() for m in members]
+        return out
 
     def open_with_info(self, units: list[str], states: tuple[str, ...]) -> list[tuple[str, float, str, OpenInfo]]:
         """The open dossiers of the units in those states, with their effective
         due (the sets' score) and their OpenInfo: (dossier, due, unit, info)."""
-        pipe = self.r.pipeline(transaction=False)
-        for u in units:
-            for state in states:
-                pipe.zrange(self.k.open_set(u, state), 0, -1, withscores=True)
-        members = [(m.decode(), score) for got in pipe.execute() for m, score in got]
         out = []
-        for i in range(0, len(members), 1000):
-            chunk = members[i:i + 1000]
-            for (d, score), raw in zip(chunk, self.r.hmget(self.k.open, [d for d, _ in chunk])):
-                if raw is None:
-                    continue
-                unit, _state, info = decode_open_info(raw)
-                if info is not None:
-                    out.append((d, score, unit, info))
+        for shard in self.k.shards:
+            pipe = self.r.pipeline(transaction=False)
+            for u in units:
+                for state in states:
+                    pipe.zrange(shard.open_set(u, state), 0, -1, withscores=True)
+            members = [(m.decode(), score) for got in pipe.execute() for m, score in got]
+            for i in range(0, len(members), 1000):
+                chunk = members[i:i + 1000]
+                for (d, score), raw in zip(chunk, self.r.hmget(shard.open, [d for d, _ in chunk])):
+                    if raw is None:
+                        continue
+                    unit, _state, info = decode_open_info(raw)
+                    if info is not None:
+                        out.append((d, score, unit, info))
         return out
 
     def due_transitions(self, now: datetime) -> list[str]:
         """Dossiers whose state may have changed by ``now`` but were not moved yet."""
-        return [m.decode() for m in self.r.zrangebyscore(self.k.timer, "-inf", now.timestamp())]
+        return [m.decode() for shard in self.k.shards
+                for m in self.r.zrangebyscore(shard.timer, "-inf", now.timestamp())]
 
     def stored_open(self, dossier_ids: list[str]) -> dict[str, tuple[str, str, bool]]:
         """dossier -> (unit, state, no_apology) as stored."""
         if not dossier_ids:
             return {}
-        return {d: decode_open_record(raw)
-                for d, raw in zip(dossier_ids, self.r.hmget(self.k.open, dossier_ids)) if raw is not None}
+        return {d: decode_open_record(raw) for shard in self.k.shards
+                for d, raw in zip(dossier_ids, self.r.hmget(shard.open, dossier_ids)) if raw is not None}
 
     def dossier_states(self, dossier_ids: list[str]) -> dict[str, DossierState]:
         if not dossier_ids:
             return {}
-        blobs = self.r.mget([self.k.dossier(d) for d in dossier_ids])
-        return {d: decode_dossier(b) for d, b in zip(dossier_ids, blobs) if b}
+        out = {}
+        for shard in self.k.shards:  # a dossier's keys are in the shard of its partition
+            blobs = self.r.mget([shard.dossier(d) for d in dossier_ids])
+            out.update({d: decode_dossier(b) for d, b in zip(dossier_ids, blobs) if b})
+        return out
 
     def asof_between(self, after_us: int, until_us: int) -> list[bytes]:
         """The as-of instants in (after, until] (microseconds), as members."""
         if until_us <= after_us:
             return []
-        return self.r.zrangebyscore(self.k.asof, f"({after_us}", until_us)
+        return [m for shard in self.k.shards for m in self.r.zrangebyscore(shard.asof, f"({after_us}", until_us)]
 
     def petition_records(self, units: list[str]) -> dict[str, list[PetitionRecord]]:
         """Per unit, the records of its petitions (processors/petitions.py)."""
         if not units:
             return {}
-        pipe = self.r.pipeline(transaction=False)
-        for u in units:
-            pipe.hvals(self.k.petitions(u))
-        return {u: [decode_petition_record(v) for v in values]
-                for u, values in zip(units, pipe.execute()) if values}
+        out: dict[str, list[PetitionRecord]] = {}
+        for shard in self.k.shards:
+            pipe = self.r.pipeline(transaction=False)
+            for u in units:
+                pipe.hvals(shard.petitions(u))
+            for u, values in zip(units, pipe.execute()):
+                if values:
+                    out.setdefault(u, []).extend(decode_petition_record(v) for v in values)
+        return out
+
+    def _union(self, key) -> set[bytes]:
+        return set().union(*(self.r.smembers(key(shard)) for shard in self.k.shards))
 
     def procedures_seen(self) -> set[str]:
-        return {p.decode() for p in self.r.smembers(self.k.procedures_seen)}
+        return {p.decode() for p in self._union(lambda k: k.procedures_seen)}
 
     def years(self) -> list[int]:
-        return sorted(int(y) for y in self.r.smembers(self.k.years))
+        return sorted(int(y) for y in self._union(lambda k: k.years))
 
     def seen_units(self) -> set[str]:
-        return {u.decode() for u in self.r.smembers(self.k.units)}
+        return {u.decode() for u in self._union(lambda k: k.units)}
 
     def globals(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.r.hgetall(self.k.globals).items()}
+        total: Counter[str] = Counter()
+        for shard in self.k.shards:
+            total.update({k.decode(): int(v) for k, v in self.r.hgetall(shard.globals).items()})
+        return dict(total)
 
     def watermarks(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.r.hgetall(self.k.watermarks).items()}
+        return {k.decode(): int(v) for shard in self.k.shards for k, v in self.r.hgetall(shard.watermarks).items()}
 
     def applied_at(self) -> float | None:
-        v = self.r.get(self.k.applied_at)
-        return float(v) if v is not None else None
+        got = [float(v) for shard in self.k.shards if (v := self.r.get(shard.applied_at)) is not None]
+        return max(got) if got else None
 
     def sum_ranges(self, units: Iterable[str], ranges: list[tuple[date, date | None]]) -> list[Counter[str]]:
         """For each (start, end) range (end None: empty), the counters summed over

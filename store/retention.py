@@ -86,7 +86,7 @@ class RetentionSweeper:
         while max_batches is None or batches < max_batches:
             batches += 1
             n, scanned = await self._script(
-                args=[self.keys.prefix, cutoff, self.tombstone_ms, self.grace_s, skipped, self.batch])
+                keys=[self.keys.route], args=[self.keys.prefix, cutoff, self.tombstone_ms, self.grace_s, skipped, self.batch])
             swept += int(n)
             skipped += int(scanned) - int(n)  # still in the set: the next batch starts after them
             if int(scanned) < self.batch:

@@ -74,7 +74,7 @@ class DeadlineTimer:
                 transitions.append(Transition(split_dossier(blob)[0], update))
             if broken:
                 await self.redis.zrem(self.keys.timer, *broken)
-            moved += await self._script(args=transition_argv(self.keys.prefix, transitions))
+            moved += await self._script(keys=[self.keys.route], args=transition_argv(self.keys.prefix, transitions))
             if len(ids) < self.batch:
                 return moved
         return moved

@@ -58,6 +58,37 @@ class BatchApplier:
         self.cache_size = cache_size
 
     async def apply(self, messages: Sequence[RawMessage]) -> BatchResult:
+        if not self.keys.clustered:
+            return await self._apply(messages)
+        # Redis Cluster: each partition's keys share one hash slot
+        # (store/keys.py), so each partition's share is one script call. The
+        # shares touch disjoint keys (a dossier's events are on one partition),
+        # so they go concurrently; all settle before an error is raised, so a
+        # retry of the batch never races a share still in flight.
+        by_partition: dict[int, list[RawMessage]] = {}
+        for m in messages:
+            by_partition.setdefault(m.partition, []).append(m)
+        parts = await asyncio.gather(*(self._apply(share) for _, share in sorted(by_partition.items())),
+                                     return_exceptions=True)
+        for part in parts:
+            if isinstance(part, BaseException):
+                raise part
+        total = BatchResult()
+        for part in parts:
+            total.accepted += part.accepted
+            total.duplicates += part.duplicates
+            total.invalid += part.invalid
+            total.skipped += part.skipped
+            total.retries += part.retries
+            total.updates += part.updates
+        return total
+
+    def _keys_of(self, messages: Sequence[RawMessage]) -> Keys:
+        """The keys a batch writes: on a cluster, its (one) partition's."""
+        return self.keys.shard(messages[0].partition) if self.keys.clustered and messages else self.keys
+
+    async def _apply(self, messages: Sequence[RawMessage]) -> BatchResult:
+        keys = self._keys_of(messages)
         decoded = [(m, decode_event(m.value)) for m in messages]
         retries = 0
         dead_letters_sent = False
@@ -69,7 +100,7 @@ class BatchApplier:
             plan.result.retries = retries
             if plan.args is None:
                 return plan.result
-            outcome = await self._script(args=plan.args.argv(self.keys.prefix))
+            outcome = await self._script(keys=[keys.route], args=plan.args.argv(keys.prefix))
             if outcome == 1:
                 self._remember(plan.states)
                 return plan.result
@@ -89,7 +120,7 @@ class BatchApplier:
                 del states[dossier_id]
 
     async def _plan(self, decoded: list[tuple[RawMessage, Event | InvalidEvent]]) -> Plan:
-        k = self.keys
+        k = self._keys_of([m for m, _ in decoded])
         wm_fields = sorted({watermark_field(m.topic, m.partition) for m, _ in decoded})
         records = sorted({record_key(ev) for _, ev in decoded if isinstance(ev, Event)})
         async with self.redis.pipeline(transaction=False) as pipe:

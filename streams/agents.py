@@ -20,7 +20,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from processors.calendar import WorkingCalendar
-from store.keys import Keys
+from store.layout import LayoutMismatch, async_client, is_cluster, prepare
 from store.plan import PlanRules, RawMessage
 from store.retention import RetentionSweeper
 from store.timer import DeadlineTimer
@@ -28,6 +28,7 @@ from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
 from streams.config import WorkerConfig
 from streams.positions import PositionKeeper
+from streams.topics import topic_partition_count
 from streams.transport import SCHEME as BATCH_SCHEME
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,25 @@ log = logging.getLogger(__name__)
 MERGE_WITHIN_S = 0.02
 
 
+def check_topic_partitions(kafka: str, topic: str, partitions: int) -> None:
+    found = topic_partition_count(kafka, topic)
+    if found is not None and found != partitions:
+        raise LayoutMismatch(f"the Kafka topic {topic} has {found} partitions, CHISO_PARTITIONS is {partitions}: "
+                             f"on a Redis Cluster they must agree (set CHISO_PARTITIONS={found} if the state is "
+                             f"new, or see docs/architecture.md, Redis Cluster, to change the count)")
+
+
 def register_agents(app: faust.App, config: WorkerConfig) -> None:
     events = app.topic(config.topics.events, partitions=config.partitions)
     dead_letters = app.topic(config.topics.dead_letters, partitions=config.partitions)
     calendar = WorkingCalendar(config.calendar)
-    keys = Keys(config.redis_prefix)
+    # single node or Redis Cluster (store/layout.py); a changed partition count stops here
+    if is_cluster(config.redis_url, config.redis_cluster, wait_s=300.0):
+        # keys are tagged by partition: a topic with another count than the layout's would
+        # hand the worker batches it has no keys for. Checked before prepare() records the
+        # count, so that a mistaken CHISO_PARTITIONS leaves nothing behind to undo.
+        check_topic_partitions(config.kafka, config.topics.events, config.partitions)
+    cluster, keys = prepare(config.redis_url, config.redis_cluster, config.redis_prefix, config.partitions)
     now = config.clock
 
     parts: dict = {}
@@ -48,7 +63,7 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
     def redis_client() -> aioredis.Redis:
         # Created lazily, inside the worker's event loop.
         if "redis" not in parts:
-            parts["redis"] = aioredis.from_url(config.redis_url)
+            parts["redis"] = async_client(config.redis_url, cluster)
         return parts["redis"]
 
     # Redis decides where each partition is read from (state identity)
@@ -86,20 +101,30 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
 
     @app.timer(interval=1.0, name="deadlines")
     async def deadlines() -> None:
-        if "timer" not in parts:
-            parts["timer"] = DeadlineTimer(redis_client(), keys, calendar, now, rules=config.counting)
-            parts["publisher"] = AlertPublisher(redis_client(), keys, config.kafka, config.topics.alerts,
-                                                config.topics.events)
-            parts["retention"] = RetentionSweeper(redis_client(), keys, now, config.retention_days,
-                                                  config.retention_tombstone_days)
+        if "timers" not in parts:
+            # One of each per partition's keys on a Redis Cluster (each script
+            # call stays in one slot); one on a single node (keys.shards == [keys]).
+            r = redis_client()
+            parts["timers"] = [DeadlineTimer(r, shard, calendar, now, rules=config.counting)
+                               for shard in keys.shards]
+            lead = AlertPublisher(r, keys.shards[0], config.kafka, config.topics.alerts, config.topics.events,
+                                  gate_keys=keys)
+            parts["publishers"] = [lead] + [
+                AlertPublisher(r, shard, config.kafka, config.topics.alerts, config.topics.events, lead=lead)
+                for shard in keys.shards[1:]]
+            parts["retentions"] = [RetentionSweeper(r, shard, now, config.retention_days,
+                                                    config.retention_tombstone_days) for shard in keys.shards]
         try:
-            await parts["timer"].tick()
-            await parts["timer"].prune_asof()
-            await parts["publisher"].run_once()
+            for timer in parts["timers"]:
+                await timer.tick()
+                await timer.prune_asof()
+            for publisher in parts["publishers"]:
+                await publisher.run_once()
         except Exception:  # noqa: BLE001 - the next tick retries; state is in Redis
             log.exception("deadline tick failed")
         try:
-            await parts["retention"].run_once()  # at most once a minute
+            for retention in parts["retentions"]:
+                await retention.run_once()  # at most once a minute
         except Exception:  # noqa: BLE001 - the next run retries
             log.exception("retention sweep failed")
 
@@ -107,8 +132,8 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
 def _close_on_shutdown(app: faust.App, parts: dict) -> None:
     @app.on_before_shutdown.connect
     async def close(app: faust.App, **kwargs) -> None:  # noqa: ARG001 - signal signature
-        if "publisher" in parts:
-            await parts["publisher"].stop()
+        for publisher in parts.get("publishers", []):
+            await publisher.stop()
         if "keeper" in parts:
             await parts["keeper"].stop()
         if "redis" in parts:

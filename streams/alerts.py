@@ -43,7 +43,13 @@ LEASE_MS = 15000
 
 class AlertPublisher:
     def __init__(self, redis: aioredis.Redis, keys: Keys, bootstrap: str, topic: str, events_topic: str,
-                 batch: int = 500, catch_up_within_s: float = 10.0) -> None:
+                 batch: int = 500, catch_up_within_s: float = 10.0, gate_keys: Keys | None = None,
+                 lead: AlertPublisher | None = None) -> None:
+        """``keys``: the outbox's partition keys (store/keys.py ``Keys.shard``; on a
+        single node, every key). On a Redis Cluster there is one publisher per
+        partition's outbox: ``gate_keys`` are the whole layout's (the worker has
+        caught up when every partition has), and ``lead`` is the publisher whose
+        producer and catch-up gate the others share."""
         self.redis = redis
         self.keys = keys
         self.bootstrap = bootstrap
@@ -51,15 +57,18 @@ class AlertPublisher:
         self.batch = batch
         self.token = uuid.uuid4().hex
         self._producer: AIOKafkaProducer | None = None
+        self._lead = lead
         self._recovered = False
         self._acquire = redis.register_script(script("lease_acquire"))
         self._take = redis.register_script(script("outbox_take"))
         self._commit = redis.register_script(script("outbox_commit"))
         # cache_s=0: a barrier is the topic's end as of now, not of a second ago
-        self.gate = CatchUpGate(redis, keys, LagProbe(bootstrap, events_topic, cache_s=0.0),
-                                events_topic, catch_up_within_s)
+        self.gate = lead.gate if lead is not None else CatchUpGate(
+            redis, gate_keys or keys, LagProbe(bootstrap, events_topic, cache_s=0.0), events_topic, catch_up_within_s)
 
     async def stop(self) -> None:
+        if self._lead is not None:
+            return  # the lead stops what is shared
         await self.gate.stop()
         if self._producer is not None:
             await self._producer.stop()
@@ -68,7 +77,7 @@ class AlertPublisher:
     async def run_once(self) -> int:
         """Publish the head of the outbox if we hold the lease and the worker has
         caught up, dropping alerts no longer true; returns how many were sent."""
-        held = await self._acquire(args=[self.keys.prefix, self.token, LEASE_MS])
+        held = await self._acquire(keys=[self.keys.route], args=[self.keys.prefix, self.token, LEASE_MS])
         if held == 0:
             self._recovered = False  # someone else publishes; recover again if we take over
             return 0
@@ -77,7 +86,7 @@ class AlertPublisher:
             self._recovered = True
         if not await self.redis.llen(self.keys.outbox) or not await self.gate.caught_up():
             return 0
-        entries = await self._take(args=OutboxTake(self.token, self.batch, self.batch * 10).argv(self.keys.prefix))
+        entries = await self._take(keys=[self.keys.route], args=OutboxTake(self.token, self.batch, self.batch * 10).argv(self.keys.prefix))
         if not entries:
             return 0
         producer = await self._get_producer()
@@ -87,7 +96,7 @@ class AlertPublisher:
             md = await fut
             positions[md.partition] = max(positions.get(md.partition, 0), md.offset + 1)
         commit = OutboxCommit(self.token, len(entries), positions, [_state_of(e) for e in entries])
-        ok = await self._commit(args=commit.argv(self.keys.prefix))
+        ok = await self._commit(keys=[self.keys.route], args=commit.argv(self.keys.prefix))
         if not ok:
             # Lost the lease mid-way: the next holder's recovery drops what we sent.
             log.warning("alert publisher lost its lease after producing %d alerts", len(entries))
@@ -95,6 +104,8 @@ class AlertPublisher:
         return len(entries)
 
     async def _get_producer(self) -> AIOKafkaProducer:
+        if self._lead is not None:
+            return await self._lead._get_producer()
         if self._producer is None:
             self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
             await self._producer.start()

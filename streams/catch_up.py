@@ -46,8 +46,8 @@ class CatchUpGate:
         if self._barrier is None:
             self._barrier = (self.now(), await self.probe.offsets())
         measured_at, offsets = self._barrier
-        raw = await self.redis.hgetall(self.keys.watermarks)
-        watermarks = {k.decode(): int(v) for k, v in raw.items()}
+        watermarks = {k.decode(): int(v) for shard in self.keys.shards
+                      for k, v in (await self.redis.hgetall(shard.watermarks)).items()}
         reached = not any(lag_by_partition(self.topic, offsets, watermarks).values())
         prompt = self.now() - measured_at <= self.within_s
         if reached or not prompt:

@@ -46,3 +46,4 @@ class WorkerConfig:
     on_log_reset: str = "rebuild"     # rebuild | continue | halt (streams/positions.py)
     identity_check_s: float = 30.0
     owner_ttl_s: float = 20.0
+    redis_cluster: str = "no"         # auto | yes | no (store/layout.py)

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from processors.calendar import WorkingCalendar
 from store.identity import GapGuard, StateIdentity
-from store.keys import Keys, watermark_field
+from store.keys import watermark_field
+from store.layout import async_client, prepare
 from store.plan import PlanRules, RawMessage
 from store.writer import BatchApplier
 from streams.config import WorkerConfig
@@ -47,8 +47,8 @@ async def rebuild(config: WorkerConfig, reason: str = "chiso rebuild",
                   on_total: Callable[[int], None] = lambda n: None,
                   on_progress: Callable[[int], None] = lambda n: None) -> RebuildResult:
     topic = config.topics.events
-    keys = Keys(config.redis_prefix)
-    redis_client = aioredis.from_url(config.redis_url)
+    cluster, keys = prepare(config.redis_url, config.redis_cluster, config.redis_prefix, config.partitions)
+    redis_client = async_client(config.redis_url, cluster)
     probe = LagProbe(config.kafka, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=config.kafka, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", fetch_max_wait_ms=100)

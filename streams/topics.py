@@ -39,3 +39,25 @@ def ensure_topics(kafka: str, topics: Topics, partitions: int, timeout_s: float 
                 raise
             log.info("waiting for Kafka at %s: %s", kafka, exc)
             time.sleep(0.5)
+
+
+def topic_partition_count(kafka: str, topic: str, timeout_s: float = 30.0) -> int | None:
+    """How many partitions ``topic`` has on the broker; None when it does not exist yet.
+
+    Retries until the broker answers, like ``ensure_topics``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="chiso-admin")
+            try:
+                if topic not in set(admin.list_topics()):
+                    return None
+                (described,) = admin.describe_topics([topic])
+                return len(described["partitions"])
+            finally:
+                admin.close()
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.info("waiting for Kafka at %s: %s", kafka, exc)
+            time.sleep(0.5)

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
-import redis.asyncio as aioredis
 from tqdm import tqdm
 
 from chiso.commands import need, settings_for_command
@@ -39,6 +38,7 @@ from sources.dvcqg import payload
 from sources.dvcqg.agencies import AgencyMapError
 from sources.dvcqg.derive import Deriver, Origin, Rejected
 from sources.dvcqg.ledger import Entry
+from store.layout import async_client, is_cluster, layout_keys
 
 BATCH_ITEMS = 500
 MAX_LISTED = 50
@@ -148,7 +148,13 @@ def import_dvcqg(args: argparse.Namespace, settings: Settings, out: IO[str] | No
 async def _run(settings: Settings, deriver: Deriver, stream: IO[bytes], name: str, total: int | None, summary: Summary,
                err: IO[str]) -> int | None:
     ingest = Ingest(settings)
-    client = aioredis.Redis.from_url(settings.redis_url)
+    try:  # single node or Redis Cluster (store/layout.py)
+        cluster = is_cluster(settings.redis_url, settings.redis_cluster_mode, wait_s=0)
+    except Exception as exc:  # noqa: BLE001 - any connection failure: one clear line
+        print(f"chiso import-dvcqg: cannot reach Redis at {settings.redis_url}: {exc}", file=err)
+        await ingest.stop()
+        return 1
+    client = async_client(settings.redis_url, cluster)
     try:
         try:
             await client.ping()
@@ -160,7 +166,8 @@ async def _run(settings: Settings, deriver: Deriver, stream: IO[bytes], name: st
         except Exception as exc:  # noqa: BLE001 - aiokafka: KafkaConnectionError and friends
             print(f"chiso import-dvcqg: cannot reach Kafka at {settings.kafka}: {exc}", file=err)
             return 1
-        service = DvcqgIngest(settings, ingest, client, deriver)
+        service = DvcqgIngest(settings, ingest, client, deriver,
+                              layout_keys(settings.redis_prefix, cluster, settings.partitions))
         try:
             await _import(settings, service, stream, name, total, summary)
         except Exception as exc:  # noqa: BLE001 - the broker or Redis went away mid-import

@@ -49,13 +49,15 @@ def run(args: argparse.Namespace) -> int:
               + (f", SMTP {recipients.smtp.host}:{recipients.smtp.port} ({recipients.smtp.security})"
                  if recipients.smtp else ", no SMTP"))
         return asyncio.run(dry_run(settings.kafka, settings.alerts_topic, settings.redis_url, settings.redis_prefix,
-                                   recipients, units, messages, calendar, settings.clock()(), args.limit))
+                                   recipients, units, messages, calendar, settings.clock()(), args.limit,
+                                   redis_cluster=settings.redis_cluster_mode, partitions=settings.partitions))
 
     from chiso.notify.service import Notifier, NotifierConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = NotifierConfig(settings.kafka, settings.redis_url, settings.redis_prefix, settings.alerts_topic,
-                            settings.session_timeout_s, settings.clock())
+                            settings.session_timeout_s, settings.clock(), settings.redis_cluster_mode,
+                            settings.partitions)
     return asyncio.run(_serve(Notifier(config, recipients, units, messages, calendar)))
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-import redis
-
 from chiso.commands import need, settings_for_command
 from chiso.errors import UserError
 from chiso.queries import Queries, UnknownUnit
 from processors.units import UnitCatalogue
 from processors.vocabulary import REPORT_LINES
-from store.keys import Keys
 from store.reader import Store
 
 
@@ -23,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     if start > end:
         raise UserError(f"--from ({start:%d/%m/%Y}) phải không sau --to ({end:%d/%m/%Y}) / "
                         "--from must not be after --to")
-    queries = Queries(Store(redis.Redis.from_url(settings.redis), Keys(settings.redis_prefix)),
+    queries = Queries(Store(*settings.redis_layout(wait_s=0)),
                       UnitCatalogue.from_path(settings.units_path), settings.index.to_config())  # no calendar needed
     try:
         rep = queries.report(args.unit, start, end)

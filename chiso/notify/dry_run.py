@@ -13,7 +13,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import orjson
-import redis.asyncio as aioredis
+import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from chiso.notify.channels import webhook_payload
@@ -23,7 +23,7 @@ from chiso.notify.routing import intake_of
 from chiso.notify.schedule import first_digest_at
 from processors.calendar import WorkingCalendar
 from processors.units import UnitCatalogue
-from store.keys import Keys
+from store.layout import Mode, async_client, is_cluster, layout_keys
 from store.notify_queue import NotifyQueue
 from streams.alerts import read_to_end
 
@@ -55,7 +55,8 @@ def redacted(url: str) -> str:
 
 async def dry_run(kafka: str, topic: str, redis_url: str, prefix: str, recipients: Recipients,
                   units: UnitCatalogue, messages: Messages, calendar: WorkingCalendar,
-                  now: datetime, limit: int, out: Callable[[str], None] = print) -> int:
+                  now: datetime, limit: int, out: Callable[[str], None] = print,
+                  redis_cluster: Mode = "no", partitions: int = 0) -> int:
     start = await committed_positions(kafka, topic, recipients.delivery.group_id)
     found = await read_to_end(kafka, topic, start)
     pending = [value for value, _ in sorted(found.items(), key=lambda kv: kv[1])]
@@ -82,21 +83,27 @@ async def dry_run(kafka: str, topic: str, redis_url: str, prefix: str, recipient
                     f"{orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()}")
         if intake.digest_unit:
             out(f"    and in the next digest of {intake.digest_unit}")
-    await show_digest(redis_url, prefix, recipients, calendar, now, out)
+    await show_digest(redis_url, prefix, recipients, calendar, now, out, redis_cluster, partitions)
     return 0
 
 
 async def show_digest(redis_url: str, prefix: str, recipients: Recipients, calendar: WorkingCalendar,
-                      now: datetime, out: Callable[[str], None]) -> None:
-    r = aioredis.from_url(redis_url)
+                      now: datetime, out: Callable[[str], None], redis_cluster: Mode = "no",
+                      partitions: int = 0) -> None:
+    try:  # the notifier's own layout (store/layout.py): on a cluster its keys carry the {n} tag
+        keys = layout_keys(prefix, is_cluster(redis_url, redis_cluster, wait_s=0), partitions)
+    except redis.RedisError as exc:
+        out(f"(Redis unreachable, digest state unknown: {exc})")
+        return
+    r = async_client(redis_url, keys.clustered)
     try:
-        queue = NotifyQueue(r, Keys(prefix), recipients.delivery.dedup_days * 86400)
+        queue = NotifyQueue(r, keys, recipients.delivery.dedup_days * 86400)
         stored = await queue.digest_next()
         due = (datetime.fromtimestamp(float(stored)).astimezone(now.tzinfo) if stored
                else first_digest_at(now, recipients.digest_at, calendar))
-        waiting = {u: await r.hlen(Keys(prefix).notify_digest(u)) for u in await queue.digest_units()}
-        queued = await r.zcard(Keys(prefix).notify("due"))
-    except OSError as exc:
+        waiting = {u: await r.hlen(keys.notify_digest(u)) for u in await queue.digest_units()}
+        queued = await r.zcard(keys.notify("due"))
+    except (OSError, redis.RedisError) as exc:
         out(f"(Redis unreachable, digest state unknown: {exc})")
         return
     finally:

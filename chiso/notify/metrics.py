@@ -37,13 +37,17 @@ class NotifyCollector(Collector):
             pipe = self.client.pipeline(transaction=False)
             pipe.hgetall(self.keys.notify("stats"))
             pipe.zcard(self.keys.notify("due"))
-            pipe.hgetall(self.keys.globals)
-            raw_stats, pending, raw_globals = pipe.execute()
+            for shard in self.keys.shards:  # Redis Cluster: per partition (store/keys.py)
+                pipe.hgetall(shard.globals)
+            raw_stats, pending, *per_shard = pipe.execute()
         except redis.RedisError:
             log.warning("cannot read the notifier's counters", exc_info=True)
             return  # the main collector reports the scrape error
         stats = {k.decode(): int(v) for k, v in raw_stats.items()}
-        g = {k.decode(): int(v) for k, v in raw_globals.items()}
+        g: dict[str, int] = {}
+        for raw_globals in per_shard:
+            for k, v in raw_globals.items():
+                g[k.decode()] = g.get(k.decode(), 0) + int(v)
         for name, doc, key in (
             ("dvc_notify_deliveries", "Alert deliveries made (e-mail, digest, webhook)", "sent"),
             ("dvc_notify_failures", "Alert deliveries given up (refused, or out of attempts)", "failed"),

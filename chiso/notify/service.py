@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 
 import httpx
 import orjson
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 from redis.exceptions import RedisError
 
@@ -46,7 +45,7 @@ from chiso.notify.schedule import first_digest_at, in_office, next_digest_at
 from processors.calendar import WorkingCalendar
 from processors.open_state import ALERT_STATES
 from processors.units import UnitCatalogue
-from store.keys import Keys
+from store.layout import async_client, prepare
 from store.notify_queue import Claimed, NotifyQueue
 from store.scripts import NotifyDigestRun, NotifyIntake, NotifySettle
 
@@ -61,6 +60,8 @@ class NotifierConfig:
     alerts_topic: str
     session_timeout_s: float
     clock: Callable[[], datetime]          # the domain's now (digests)
+    redis_cluster: str = "no"              # auto | yes | no (store/layout.py)
+    partitions: int = 0                    # the Kafka partition count a Redis Cluster layout is tagged by
 
 
 class Notifier:
@@ -72,8 +73,9 @@ class Notifier:
         self.messages = messages
         self.calendar = calendar
         self.delivery = recipients.delivery
-        self.redis = aioredis.from_url(config.redis_url)
-        self.queue = NotifyQueue(self.redis, Keys(config.redis_prefix), self.delivery.dedup_days * 86400)
+        cluster, keys = prepare(config.redis_url, config.redis_cluster, config.redis_prefix, config.partitions)
+        self.redis = async_client(config.redis_url, cluster)
+        self.queue = NotifyQueue(self.redis, keys, self.delivery.dedup_days * 86400)
         self.smtp = SmtpChannel(recipients.smtp) if recipients.smtp else None
         self.http = httpx.AsyncClient()
         self.webhooks = WebhookChannel(self.http)

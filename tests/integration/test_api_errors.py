@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from chiso.embedded import EmbeddedProcess, free_port, start_redis
+from chiso.embedded import EmbeddedProcess, die_with_parent, free_port, redis_server_binary, start_redis, wait_for_port
 from store.keys import Keys
+from tests.cluster import cluster_port
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -153,3 +155,46 @@ def test_broker_down_is_503_json_with_retry_after_for_ingest(stack) -> None:
     body = json_error(r, 503)
     assert body["reason"] == "broker_unavailable" and "not stored, retry" in body["error"]
     assert int(r.headers["retry-after"]) > 0
+
+
+def start_with_redis_absent(stack: Stack, port: int) -> None:
+    """The server started while nothing listens on CHISO_REDIS, layout ``auto``:
+    it cannot ask whether Redis is a cluster and takes the single node's layout."""
+    stack.kill("server")
+    stack.env.update(CHISO_REDIS=f"redis://127.0.0.1:{port}/0", CHISO_REDIS_CLUSTER="auto")
+    stack.start("server")
+    body = json_error(stack.http.get("/api/v1/units"), 503)
+    assert body["reason"] == "redis_unavailable", body
+
+
+def test_a_layout_taken_without_redis_is_used_once_redis_confirms_it(stack, tmp_path) -> None:
+    stack, _ = stack
+    port = free_port()
+    start_with_redis_absent(stack, port)
+    late_redis = start_redis(tmp_path / "late-redis", port=port)
+    try:
+        r = stack.http.get("/api/v1/units")
+        assert r.status_code == 200, r.text
+    finally:
+        late_redis.stop()
+
+
+def test_a_layout_taken_without_redis_that_redis_contradicts_is_503_not_zeros(stack, tmp_path) -> None:
+    stack, _ = stack
+    port = cluster_port()
+    start_with_redis_absent(stack, port)
+    node_dir = tmp_path / "cluster-node"
+    node_dir.mkdir()
+    node = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+         "--cluster-config-file", str(node_dir / "nodes.conf"), "--save", "", "--appendonly", "no",
+         "--dir", str(node_dir), "--logfile", str(node_dir / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
+    try:
+        wait_for_port(port, proc=node)
+        for path in ("/api/v1/units", "/api/v1/kpis?unit=dng&window=30d", "/metrics"):
+            body = json_error(stack.http.get(path), 503)
+            assert body["reason"] == "redis_layout" and "CHISO_REDIS_CLUSTER=yes" in body["error"], body
+    finally:
+        node.terminate()
+        node.wait(timeout=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -16,12 +17,16 @@ from chiso.exposition import render_registry
 from chiso.metrics import ChisoCollector, build_registry
 from chiso.queries import Queries
 from processors.calendar import WorkingCalendar
+from processors.catalogue import ProcedureCatalogue
+from processors.timeutil import local_date
 from processors.units import UnitCatalogue
+from processors.windows import named_window
 from store.keys import Keys
 from store.plan import PlanRules, RawMessage
 from store.reader import Store
 from store.writer import BatchApplier
-from tests.gen import history
+from tests.gen import history, petition_events
+from tests.index_pipeline import CATALOGUE_TEXT
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +124,106 @@ def test_a_scrape_after_new_events_equals_a_fresh_full_scrape(services) -> None:
     assert second != first
     assert second == fresh()
     assert kpi_lines(render_registry(kept).decode()) == second  # nothing changed: same answer
+
+
+TREE = ("unit_id,name,parent_id,level\np,Tỉnh,,province\ndng-sxd,Sở Xây dựng,p,department\n"
+        "dng-stp,Sở Tư pháp,p,department\ndng-stc,Sở Tài chính,p,department\n"
+        "dng-p-hai-chau,Phường Hải Châu,dng-sxd,commune\ndng-x-hoa-vang,Xã Hòa Vang,dng-stp,commune\n")
+
+
+def test_a_kept_exporter_equals_a_fresh_one_through_events_time_and_new_units(services) -> None:
+    """The exporter keeps each unit's subtree sums and applies the changed units'
+    differences (procedure counts included): after new dossiers and petitions,
+    time moving within a day, units appearing and a new day, its whole exposition
+    must equal a fresh exporter's, byte for byte."""
+    url = f"redis://127.0.0.1:{services[1].port}/0"
+    prefix = f"z{uuid.uuid4().hex[:6]}:"
+    windows = ["today", "7d", "30d", "mtd", "qtd", "ytd", "all"]
+    clock = {"now": NOW}
+
+    def queries() -> Queries:
+        units = UnitCatalogue.from_csv_text(TREE)
+        procedures = ProcedureCatalogue.from_csv_text(CATALOGUE_TEXT, units)
+        return Queries(Store(redis.Redis.from_url(url), Keys(prefix)), units, procedures=procedures,
+                       clock=lambda: clock["now"])
+
+    def exporter():
+        return build_registry(ChisoCollector(queries(), windows, lambda: clock["now"]))
+
+    def text(registry) -> str:
+        kept = "\n".join(l for l in render_registry(registry).decode().splitlines()
+                         if not l.startswith("dvc_scrape_duration"))
+        assert_equals_the_api(kept)
+        return kept
+
+    def assert_equals_the_api(exposition: str) -> None:
+        """Independent of how the exporter sums: the API sums each scope itself."""
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(exposition) for s in family.samples}
+        q = queries()
+        for unit in q.scope_units(None, "subtree"):
+            for name in windows:
+                window = named_window(name, local_date(clock["now"]))
+                answer = q.kpis(unit, window)
+                at = (("unit", unit), ("window", name))
+                assert samples[("dvc_index_score", at)] == answer["index"]["score"], (unit, name)
+                for measure, n in answer["measures"].items():
+                    assert samples[("dvc_kpi_measure", (("measure", measure), *at))] == n, (unit, name, measure)
+                for code, ind in answer["index"]["indicators"].items():
+                    labels = (("indicator", code), *at)
+                    assert samples.get(("dvc_index_indicator_points", labels)) == ind["points"], (unit, name, code)
+                stake = q.stake(None, unit, window)["items"][0]["at_stake"]
+                assert samples[("dvc_index_points_at_stake", at)] == stake, (unit, name)
+
+    def apply(events: list[dict], offset: int) -> None:
+        async def run() -> None:
+            r = aioredis.from_url(url)
+
+            async def no_dead_letters(_):
+                return None
+
+            applier = BatchApplier(r, Keys(prefix), no_dead_letters, PlanRules(WorkingCalendar()),
+                                   lambda: clock["now"])
+            await applier.apply([RawMessage("t", 0, offset + i, orjson.dumps(e)) for i, e in enumerate(events)])
+            await r.aclose()
+
+        asyncio.run(run())
+
+    def moved_to(unit: str, events: list[dict]) -> list[dict]:
+        return [{**e, "unit_id": unit} if "unit_id" in e else e for e in events]
+
+    rng = random.Random(83)
+    kept = exporter()
+    first = history(81, 120)
+    apply(first + [e for i in range(40) for e in petition_events(rng, f"P81-{i}")], 0)
+    steps = [text(kept)]
+    assert steps[-1] == text(exporter())
+    assert 'dvc_index_indicator_points{unit="p",indicator="online_service_used",window="all"}' in steps[-1]
+
+    apply(history(82, 40) + [e for i in range(10) for e in petition_events(rng, f"P82-{i}")], 10_000)
+    steps.append(text(kept))
+    assert steps[-1] == text(exporter())
+
+    # dossiers move: an earlier reception at another unit, with another procedure, so
+    # that a unit loses dossiers and procedures (its procedure counts shrink)
+    apply([{**e, "event_id": f"{e['event_id']}-moved", "unit_id": "dng-p-hai-chau", "procedure_id": "2.001583",
+            "occurred_at": (datetime.fromisoformat(e["occurred_at"]) - timedelta(hours=1)).isoformat()}
+           for e in first if e["type"] == "received" and e["unit_id"] == "dng-x-hoa-vang"], 15_000)
+    steps.append(text(kept))
+    assert steps[-1] == text(exporter())
+
+    clock["now"] = NOW + timedelta(hours=5)  # instants pass, dossiers and petitions turn late
+    steps.append(text(kept))
+    assert steps[-1] == text(exporter())
+
+    # a catalogued unit's first dossiers, and a unit the catalogue lacks
+    apply(moved_to("dng-stc", history(84, 6)) + moved_to("brand-new-unit", history(85, 6)), 20_000)
+    steps.append(text(kept))
+    assert steps[-1] == text(exporter())
+    assert 'dvc_kpi_measure{unit="brand-new-unit",measure="received",window="all"}' in steps[-1]
+
+    clock["now"] = NOW + timedelta(days=1)  # a new day: every window's dates move
+    steps.append(text(kept))
+    assert steps[-1] == text(exporter())
+    assert text(kept) == steps[-1]  # nothing changed: the same answer
+    assert len(set(steps)) == len(steps)  # every step changed something
