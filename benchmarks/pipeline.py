@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import json
 import os
 import random
 import shutil
@@ -75,7 +76,9 @@ def events(n: int, seed: int = 766) -> list[tuple[bytes, bytes]]:
     i = 0
     while len(out) < n:
         for e in lifecycle(rng, i):
-            out.append((e["dossier_id"].encode(), orjson.dumps(e)))
+            # the same bytes as orjson.dumps (ASCII, compact), but sized to fit:
+            # an orjson result keeps its ~4 KB buffer, 25 GB for a 6M-event replay
+            out.append((e["dossier_id"].encode(), json.dumps(e, separators=(",", ":")).encode()))
         i += 1
     return out[:n]
 
@@ -84,8 +87,11 @@ async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
     started = time.perf_counter()
-    futures = [await producer.send(topic, key=k, value=v) for k, v in messages]
-    await asyncio.gather(*futures)
+    # Acknowledged chunk by chunk: a future per message for millions of messages
+    # (--replay) held ~2.5 KB each until the end.
+    for i in range(0, len(messages), 100_000):
+        futures = [await producer.send(topic, key=k, value=v) for k, v in messages[i:i + 100_000]]
+        await asyncio.gather(*futures)
     await producer.stop()
     return time.perf_counter() - started
 
@@ -123,12 +129,14 @@ def rss_mb(pid: int) -> float:
 
 
 def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, workers: int = 1,
-                tagged: int = 0) -> tuple[float, float, list[float]]:
+                tagged: int = 0, walls: list[float] | None = None) -> tuple[float, float, list[float]]:
     """Start ``workers`` worker processes together; returns (events/s from the
     first applied batch to the last, seconds to the first applied batch, RSS MB
-    of each worker at the end)."""
+    of each worker at the end); appends the wall time from the start of the
+    processes to the last applied event to ``walls``."""
+    logs = [tempfile.TemporaryFile() for _ in range(workers)]  # shown if a worker dies
     procs = [subprocess.Popen([sys.executable, "-m", "chiso.cli", "worker"], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+                              stdout=subprocess.DEVNULL, stderr=log) for log in logs]
     try:
         started = time.perf_counter()
         first = None
@@ -142,10 +150,16 @@ def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, work
             if done >= n:
                 break
             if any(p.poll() is not None for p in procs):
-                raise RuntimeError("worker died")
+                tails = []
+                for p, log in zip(procs, logs):
+                    log.seek(0)
+                    tails.append(f"worker {p.pid} (exit {p.poll()}):\n" + log.read()[-4000:].decode(errors="replace"))
+                raise RuntimeError("worker died\n" + "\n".join(tails))
             peak = [max(m, rss_mb(p.pid)) for m, p in zip(peak, procs)]
             time.sleep(0.05)
         rate = (n - first_count) / (now - first) if first is not None and now > first else float("nan")
+        if walls is not None:
+            walls.append(now - started)
         memory = [max(m, rss_mb(p.pid)) for m, p in zip(peak, procs)]
         return rate, (first or now) - started, memory
     finally:
@@ -153,6 +167,8 @@ def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, work
             p.terminate()
         for p in procs:
             p.wait(30)
+        for log in logs:
+            log.close()
 
 
 def time_to_first_answer() -> tuple[float, float]:
@@ -293,11 +309,16 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                     help="also offer --rate events/s (time-ordered) for this long to one worker: event -> Redis p50/p99")
     ap.add_argument("--rate", type=float, default=2000.0)
+    ap.add_argument("--replay", action="store_true",
+                    help="only two workers (kafka+batch) on the first feed: a province-year replay "
+                         "(e.g. --replay --events 6000000 --feeds time-ordered --runs 1); prints the wall time")
     ap.add_argument("--redis-cluster", action="store_true",
                     help="also the clustered feed (kafka+batch, one worker) on a local 3-master Redis Cluster")
     args = ap.parse_args()
     transports = [t for t in args.transports.split(",") if t]
     feeds = [f for f in args.feeds.split(",") if f]
+    if args.replay:
+        feeds = feeds[:1]
     work = Path(tempfile.mkdtemp(prefix="chiso-bench-"))
     broker, store = start_broker(work), start_redis(work)
     rows: list[tuple[str, float, float, str]] = []  # (variant, events/s median, ratio median, extra)
@@ -308,8 +329,8 @@ def main() -> None:
         clustered = events(args.events)
         dossiers = len({k for k, _ in clustered})
         r = redis.Redis.from_url(base.redis)
-        variants = [(feed, t, 1) for feed in feeds for t in transports]
-        if args.two_workers:
+        variants = [] if args.replay else [(feed, t, 1) for feed in feeds for t in transports]
+        if args.two_workers or args.replay:
             variants += [(feeds[0], "kafka+batch", 2)]
         for feed in feeds:
             topic = f"bench-{feed}"
@@ -319,7 +340,7 @@ def main() -> None:
             print(f"produced {args.events:,} events ({feed}) at {args.events / produce_s:,.0f}/s", flush=True)
         for feed, transport, workers in variants:
             topic = f"bench-{feed}"
-            rates, ratios, joins, rss = [], [], [], []
+            rates, ratios, joins, rss, walls = [], [], [], [], []
             for run in range(args.runs):
                 raw = asyncio.run(raw_consume(base.kafka, topic, args.events))
                 r.flushdb()
@@ -329,13 +350,14 @@ def main() -> None:
                            CHISO_GROUP_ID=f"bench-{feed}-{transport}-{workers}-{run}",
                            CHISO_PARTITIONS=str(args.partitions), CHISO_STATE_DIR=str(work / f"s{run}"),
                            CHISO_NOW=base.now.isoformat(), CHISO_TRANSPORT=transport)
-                rate, join_s, memory = run_workers(env, args.events, r, base.redis_prefix, topic, workers)
+                rate, join_s, memory = run_workers(env, args.events, r, base.redis_prefix, topic, workers, walls=walls)
                 rates.append(rate)
                 ratios.append(rate / raw)
                 joins.append(join_s)
                 rss.extend(memory)
                 print(f"  {feed:12} {transport:11} x{workers} run {run + 1}: {rate:,.0f} events/s, raw {raw:,.0f}/s, "
-                      f"ratio {rate / raw:.3f}, RSS {', '.join(f'{m:.0f}' for m in memory)} MB", flush=True)
+                      f"ratio {rate / raw:.3f}, RSS {', '.join(f'{m:.0f}' for m in memory)} MB, "
+                      f"wall {walls[-1]:,.0f} s (raw consume of all: {args.events / raw:,.0f} s)", flush=True)
                 if not footprint and feed == "clustered" and transport == "kafka+batch" and workers == 1:
                     footprint = redis_footprint(r, base.redis_prefix, before, dossiers)
             rows.append((f"{feed}, {transport}, {workers} worker{'s' if workers > 1 else ''}",

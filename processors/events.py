@@ -17,7 +17,11 @@ from importlib import resources
 from typing import Any
 
 import fastjsonschema
+import msgspec
 import orjson
+
+from processors.event_struct import event_struct
+from processors.timeutil import shared_offset
 
 DOSSIER_TYPES = (
     "received", "assigned", "supplement_requested", "supplement_received", "paused",
@@ -104,12 +108,14 @@ def is_petition_type(kind: str) -> bool:
     return kind.startswith("petition_")
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True):
     """One accepted event. ``key`` is what it is about: its ``dossier_id``, or its
     ``petition_id`` for a petition event (the Kafka key either way). ``data``
     holds the kept JSON fields verbatim, which is also the form stored and
-    replayed; instants are parsed once here."""
+    replayed; instants are parsed once here, on the shared timezone object of
+    their offset (``timeutil.shared_offset``). A frozen msgspec Struct rather
+    than a frozen dataclass: one is built per event and per stored event read
+    back, ~0.3 µs against ~2 µs."""
 
     event_id: str
     key: str
@@ -143,7 +149,7 @@ def parse_instant(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"date-time without offset: {text!r}")
-    return value
+    return shared_offset(value)
 
 
 class OutOfRange(ValueError):
@@ -195,6 +201,52 @@ def event_from_dict(obj: Any) -> Event | InvalidEvent:
     )
 
 
+_WireEvent = event_struct(_SCHEMA, _KEPT_FIELDS)
+_wire_decoder = msgspec.json.Decoder(_WireEvent)
+_to_builtins = msgspec.to_builtins
+
+
+def _typed_event(raw: bytes | str) -> Event | None:
+    """The accepted event, decoded and validated in one typed msgspec step; None
+    when any check fails, and then the full path (``event_from_dict``) decides,
+    so a rejection keeps its reason and detail. What is accepted here is what
+    that path accepts, with the same ``data``, key and instants
+    (tests/unit/test_typed_decode.py checks both ways)."""
+    try:
+        wire = _wire_decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    data = _to_builtins(wire)  # the kept fields present, in _KEPT_FIELDS order, UNSET ones left out
+    kind = data["type"]
+    for f in _REQUIRED_BY_TYPE[kind]:
+        if f not in data:
+            return None
+    occurred = _fast_instant(data["occurred_at"])
+    due_text = data.get("due_at")
+    due = _fast_instant(due_text) if due_text is not None else None
+    if occurred is None or (due is None and due_text is not None):
+        return None
+    return Event(
+        event_id=data["event_id"],
+        key=data["petition_id"] if kind.startswith("petition_") else data["dossier_id"],
+        type=kind, occurred_at=occurred, data=data, due_at=due,
+    )
+
+
+def _fast_instant(text: str) -> datetime | None:
+    """``supported_instant`` for a text the schema's pattern already matched
+    (date, time, then ``Z`` or ``+hh:mm``): None where that would raise. ASCII
+    only, so that the digit comparisons below mean what they say (the pattern's
+    ``\\d`` also matches other scripts' digits: those go the full path)."""
+    if not text.isascii() or (text[-1] != "Z" and (text[-5:-3] > "23" or text[-2:] > "59")):
+        return None
+    try:
+        value = shared_offset(datetime.fromisoformat(text))
+        return value if SUPPORTED_FROM <= value < SUPPORTED_UNTIL else None
+    except (ValueError, OverflowError):
+        return None
+
+
 def trusted_event(data: dict[str, Any]) -> Event:
     """Rebuild an event that was validated before it was stored (no schema pass)."""
     due = data.get("due_at")
@@ -202,14 +254,26 @@ def trusted_event(data: dict[str, Any]) -> Event:
         event_id=data["event_id"],
         key=data["petition_id"] if is_petition_type(data["type"]) else data["dossier_id"],
         type=data["type"],
-        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        occurred_at=shared_offset(datetime.fromisoformat(data["occurred_at"])),
         data=data,
-        due_at=datetime.fromisoformat(due) if due is not None else None,
+        due_at=shared_offset(datetime.fromisoformat(due)) if due is not None else None,
     )
 
 
 def decode_event(raw: bytes | str | None) -> Event | InvalidEvent:
-    """Validate one raw message value (bytes from Kafka, a line of a file)."""
+    """Validate one raw message value (bytes from Kafka, a line of a file): the
+    typed msgspec step accepts nearly every valid event; anything it does not
+    accept goes through ``checked_event``, which gives the reason."""
+    if raw is not None:
+        typed = _typed_event(raw)
+        if typed is not None:
+            return typed
+    return checked_event(raw)
+
+
+def checked_event(raw: bytes | str | None) -> Event | InvalidEvent:
+    """The full path: orjson, then the contract's fastjsonschema validator and
+    the checks it cannot make (``event_from_dict``)."""
     if raw is None:
         return InvalidEvent("not_json", "empty message value")
     if isinstance(raw, (bytes, bytearray, memoryview)):

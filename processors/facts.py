@@ -8,8 +8,9 @@ the input is deduplicated by ``event_id`` and sorted by (``occurred_at``,
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import msgspec
 
 from processors.events import END_TYPES, Event
 from processors.timeutil import local_date
@@ -18,9 +19,12 @@ _PAUSE_TYPES = frozenset({"supplement_requested", "paused"})
 _RESUME_TYPES = frozenset({"supplement_received", "resumed"})
 _CLOCK_TYPES = _PAUSE_TYPES | _RESUME_TYPES | {"due_changed"}
 
+# The types below are frozen msgspec Structs rather than frozen dataclasses: one
+# DossierFacts (30 fields) is built per dossier update, and a frozen dataclass
+# pays an object.__setattr__ per field (~4 µs against ~0.5 µs).
 
-@dataclass(frozen=True, slots=True)
-class ClockStep:
+
+class ClockStep(msgspec.Struct, frozen=True):
     """An event that may move the deadline: (type, instant, optional new due)."""
 
     type: str
@@ -28,8 +32,7 @@ class ClockStep:
     due_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Clock:
+class Clock(msgspec.Struct, frozen=True):
     """The deadline clock after a walk: ``due``, and ``paused_since`` while paused
     (with the type of the event that paused it: index.md §2 treats a pause for a
     supplement apart)."""
@@ -58,8 +61,7 @@ class Clock:
         return self
 
 
-@dataclass(frozen=True, slots=True)
-class DossierFacts:
+class DossierFacts(msgspec.Struct, frozen=True):
     dossier_id: str
     orphan: bool
     unit: str | None = None

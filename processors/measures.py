@@ -32,7 +32,6 @@ Fields:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -82,7 +81,10 @@ def asof_date(t: datetime) -> date:
 
 
 def instant_member(name: str, unit: str, r_date: str, key: str) -> bytes:
-    return orjson.dumps([name, unit, r_date, key])
+    # Copied to a bytes object of its own size: a result of orjson.dumps (3.13)
+    # keeps its ~4 KB write buffer, and members live on in the worker's cache of
+    # decoded states (~5 per dossier, 2,048 dossiers: ~40 MB).
+    return bytes(memoryview(orjson.dumps([name, unit, r_date, key])))
 
 
 def parse_instant_member(member: bytes | str) -> tuple[str, str, str, str]:
@@ -179,7 +181,12 @@ def _index_inputs(f: DossierFacts, rules: CountingRules, r_date: str, add) -> li
 
 
 def contribution_delta(old: Iterable[Cell], new: Iterable[Cell]) -> dict[Cell, int]:
-    """new - old as signed counts, zero entries dropped."""
-    delta: Counter[Cell] = Counter(new)
-    delta.subtract(Counter(old))
+    """new - old as signed counts, zero entries dropped (plain dict arithmetic:
+    Counter's constructor and subtract cost ~3x more on ~25 cells)."""
+    delta: dict[Cell, int] = {}
+    get = delta.get
+    for cell in new:
+        delta[cell] = get(cell, 0) + 1
+    for cell in old:
+        delta[cell] = get(cell, 0) - 1
     return {cell: n for cell, n in delta.items() if n}
