@@ -137,23 +137,32 @@ class PositionKeeper:
 
     async def apply(self, applier: BatchApplier, messages: Sequence[RawMessage]) -> None:
         """Apply a batch; the partitions that would leave a hole are sought back
-        (and their messages here dropped: they come again, in order)."""
-        unverified = {m.partition for m in messages if m.topic == self.topic} - self._verified
-        if unverified:
-            await self.check(unverified)  # raises (and the batch waits) while the broker cannot tell
-        if self.halted:
-            raise Halted(self.halted)
-        batch = list(messages)
-        while batch:
-            try:
-                await applier.apply(batch)
-                for m in batch:
-                    f = watermark_field(m.topic, m.partition)
-                    self._applied[f] = max(self._applied.get(f, -1), m.offset)
-                return
-            except LogGap as gap:
-                dropped = await self._on_gap(gap)
-                batch = [m for m in batch if (m.topic, m.partition) not in dropped]
+        (and their messages here dropped: they come again, in order).
+
+        Under the same lock as the identity check, so that a check that flushes
+        the state or seeks partitions (a rebuild, a reset log, Redis behind) never
+        runs between this batch's reads and its write. When this batch's own check
+        sought partitions, their messages here are dropped: the seek reads them
+        again from where it put the partition."""
+        async with self._lock:
+            unverified = {m.partition for m in messages if m.topic == self.topic} - self._verified
+            sought: set[int] = set()
+            if unverified:
+                # raises (and the batch waits) while the broker cannot tell
+                sought = set(await self._check_locked(unverified))
+            if self.halted:
+                raise Halted(self.halted)
+            batch = [m for m in messages if not (m.topic == self.topic and m.partition in sought)]
+            while batch:
+                try:
+                    await applier.apply(batch)
+                    for m in batch:
+                        f = watermark_field(m.topic, m.partition)
+                        self._applied[f] = max(self._applied.get(f, -1), m.offset)
+                    return
+                except LogGap as gap:
+                    dropped = await self._on_gap(gap)
+                    batch = [m for m in batch if (m.topic, m.partition) not in dropped]
 
     async def _on_gap(self, gap: LogGap) -> set[tuple[str, int]]:
         starts = await self._starts([p for _, p in gap.gaps])
@@ -189,53 +198,56 @@ class PositionKeeper:
         """Compare Redis with the broker for the assigned partitions (and
         ``also``: those of a batch at hand); returns partition -> what was done."""
         async with self._lock:
-            identity = self.identity()
-            await identity.generation()
-            self.halted = await identity.halted()
-            parts = sorted(set(self.assigned()) | (also or set()))
-            if not parts:
-                return {}
-            offsets = await self._probe.offsets()
-            parts = [p for p in parts if p in offsets]
-            fields = {p: watermark_field(self.topic, p) for p in parts}
-            applied = await identity.applied(list(fields.values()))
-            reset: dict[int, str] = {}
-            for p in parts:
-                start, end = offsets[p]
-                wm, fp = applied[fields[p]]
-                if wm is None or wm < 0:
-                    continue
-                if end <= wm:
-                    reset[p] = f"the log ends at offset {end} but Redis applied up to {wm}"
-                elif wm >= start and fp is not None:
-                    got = await self._fingerprint_at(p, wm)
-                    if got is None:
-                        raise EndUnknown(f"no answer for the record at offset {wm} of partition {p}")
-                    if got != fp:
-                        reset[p] = f"the record at offset {wm} is not the one Redis applied"
-            self._verified |= set(parts)
-            if reset:
-                return await self._on_reset(reset, offsets, parts)
-            done: dict[int, str] = {}
-            committed = await self._committed(parts)
-            for p in parts:
-                f = fields[p]
-                wm = applied[f][0]
-                next_needed = max((wm if wm is not None else -1) + 1, offsets[p][0])
-                c = committed.get(p)
-                moving = self._last_wm.get(f, wm) != wm
-                self._last_wm[f] = wm
-                # Redis behind what the group committed, or behind what this worker applied itself
-                behind = max(c if c is not None else -1, self._applied.get(f, -2) + 1) > next_needed
-                if behind and not moving:
-                    log.warning("partition %s:%d: the group committed offset %s and this worker applied up to %s, "
-                                "but Redis holds only up to %s; reading again from %d",
-                                self.topic, p, c, self._applied.get(f), wm, next_needed)
-                    self._applied.pop(f, None)
-                    await self._seek(p, next_needed)
-                    done[p] = f"behind: read again from {next_needed}"
-            await identity.end_rebuild_if_done()
-            return done
+            return await self._check_locked(also)
+
+    async def _check_locked(self, also: set[int] | None = None) -> dict[int, str]:
+        identity = self.identity()
+        await identity.generation()
+        self.halted = await identity.halted()
+        parts = sorted(set(self.assigned()) | (also or set()))
+        if not parts:
+            return {}
+        offsets = await self._probe.offsets()
+        parts = [p for p in parts if p in offsets]
+        fields = {p: watermark_field(self.topic, p) for p in parts}
+        applied = await identity.applied(list(fields.values()))
+        reset: dict[int, str] = {}
+        for p in parts:
+            start, end = offsets[p]
+            wm, fp = applied[fields[p]]
+            if wm is None or wm < 0:
+                continue
+            if end <= wm:
+                reset[p] = f"the log ends at offset {end} but Redis applied up to {wm}"
+            elif wm >= start and fp is not None:
+                got = await self._fingerprint_at(p, wm)
+                if got is None:
+                    raise EndUnknown(f"no answer for the record at offset {wm} of partition {p}")
+                if got != fp:
+                    reset[p] = f"the record at offset {wm} is not the one Redis applied"
+        self._verified |= set(parts)
+        if reset:
+            return await self._on_reset(reset, offsets, parts)
+        done: dict[int, str] = {}
+        committed = await self._committed(parts)
+        for p in parts:
+            f = fields[p]
+            wm = applied[f][0]
+            next_needed = max((wm if wm is not None else -1) + 1, offsets[p][0])
+            c = committed.get(p)
+            moving = self._last_wm.get(f, wm) != wm
+            self._last_wm[f] = wm
+            # Redis behind what the group committed, or behind what this worker applied itself
+            behind = max(c if c is not None else -1, self._applied.get(f, -2) + 1) > next_needed
+            if behind and not moving:
+                log.warning("partition %s:%d: the group committed offset %s and this worker applied up to %s, "
+                            "but Redis holds only up to %s; reading again from %d",
+                            self.topic, p, c, self._applied.get(f), wm, next_needed)
+                self._applied.pop(f, None)
+                await self._seek(p, next_needed)
+                done[p] = f"behind: read again from {next_needed}"
+        await identity.end_rebuild_if_done()
+        return done
 
     async def _on_reset(self, reset: dict[int, str], offsets: dict[int, tuple[int, int]],
                         parts: list[int]) -> dict[int, str]:
