@@ -49,12 +49,13 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
     dead_letters = app.topic(config.topics.dead_letters, partitions=config.partitions)
     calendar = WorkingCalendar(config.calendar)
     # single node or Redis Cluster (store/layout.py); a changed partition count stops here
-    if is_cluster(config.redis_url, config.redis_cluster, wait_s=300.0):
+    clustered = is_cluster(config.redis_url, config.redis_cluster, wait_s=300.0)  # asked once: prepare() is told
+    if clustered:
         # keys are tagged by partition: a topic with another count than the layout's would
         # hand the worker batches it has no keys for. Checked before prepare() records the
         # count, so that a mistaken CHISO_PARTITIONS leaves nothing behind to undo.
         check_topic_partitions(config.kafka, config.topics.events, config.partitions)
-    cluster, keys = prepare(config.redis_url, config.redis_cluster, config.redis_prefix, config.partitions)
+    _, keys = prepare(config.redis_url, "yes" if clustered else "no", config.redis_prefix, config.partitions)
     now = config.clock
 
     parts: dict = {}
@@ -63,7 +64,7 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
     def redis_client() -> aioredis.Redis:
         # Created lazily, inside the worker's event loop.
         if "redis" not in parts:
-            parts["redis"] = async_client(config.redis_url, cluster)
+            parts["redis"] = async_client(config.redis_url, clustered)
         return parts["redis"]
 
     # Redis decides where each partition is read from (state identity)
