@@ -10,6 +10,11 @@ multiset (procedure -> how many of its units have it), whose size is the count.
 
 Rendered text is kept per unit and window as bytes; a scrape re-renders only the
 windows whose sums changed, and the points at stake of the units touched.
+
+A unit's open dossiers (the open-set sizes, and those that may still turn late
+with what the points at stake need) are kept too, and read again only for the
+units the change feed names: every script that moves an open dossier (an apply,
+a timer transition, the retention sweep) names its old and new unit there.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from chiso.exposition import BlocksFamily, escape_label, sample_value
-from chiso.queries import Queries, in_window
+from chiso.queries import Candidate, Queries, in_window
 from processors.asof import add_today, as_of, parse_today, procedure_sets
 from processors.index import Fraction2
 from processors.index_inputs import ACTIVE_KINDS, ScopeInputs, indicators_of
@@ -138,23 +143,25 @@ class KpiBlocks:
         self._stake: dict[str, list[bytes]] = {}
         self._labels: dict[tuple[str, str], str] = {}
         self._blocks: dict[str, tuple[bytes, ...]] = {}
+        self._sizes: dict[str, dict[str, int]] = {}      # per unit with data, its open-set sizes
+        self._stored: dict[str, list[Candidate]] = {}    # per unit with data, its stake candidates as stored
         self._lock = threading.Lock()  # scrapes run in a thread pool
 
-    def families(self, catalogue, now: datetime, with_data: list[str],
-                 sizes: dict[str, dict[str, int]] | None = None) -> list[BlocksFamily]:
-        """``sizes``: the units' open-state set sizes, if just read (empty sets are
-        not read for the points at stake)."""
+    def families(self, catalogue, now: datetime,
+                 with_data: list[str]) -> tuple[list[BlocksFamily], dict[str, dict[str, int]]]:
+        """The families, and per unit with data the stored sizes of its open-state
+        sets (what the open dossier counts start from)."""
         with self._lock:
             try:
-                return self._families(catalogue, now, with_data, sizes)
+                return self._families(catalogue, now, with_data)
             except BaseException:
                 # A read that failed half-way leaves sums or lines that the change feed
                 # would not name again: start afresh at the next scrape.
                 self._key = None
                 raise
 
-    def _families(self, catalogue, now: datetime, with_data: list[str],
-                  sizes: dict[str, dict[str, int]] | None) -> list[BlocksFamily]:
+    def _families(self, catalogue, now: datetime,
+                  with_data: list[str]) -> tuple[list[BlocksFamily], dict[str, dict[str, int]]]:
         q = self.queries
         store = q.store
         today = local_date(now)
@@ -179,6 +186,7 @@ class KpiBlocks:
                     self._records.pop(u, None)
                 self._records.update(store.petition_records(sorted(fed)))
         self._key, self._seq = key, seq
+        sizes = self._read_open(with_data, fed, rebuilt)
 
         extras = self._extras_now(store, windows, readings)
         moved = fed | {u for u in set(extras) | set(self._extras) if extras.get(u) != self._extras.get(u)}
@@ -190,7 +198,7 @@ class KpiBlocks:
             changed = {u: set(range(len(windows))) for u in touched}
 
         running = [wi for wi, r in enumerate(readings) if r.running]
-        stake_counts = self._stake_counts(with_data, windows, readings, running, sizes) if touched and running else {}
+        stake_counts = self._stake_counts(with_data, windows, readings, running) if touched and running else {}
         for uid in touched:
             for wi in changed.get(uid, ()):
                 self._render_window(uid, wi, windows[wi], readings[wi])
@@ -200,7 +208,32 @@ class KpiBlocks:
                                  b"".join(self._stake[uid]))
         order = [u.unit_id for u in catalogue.all() if u.unit_id in self._blocks]
         return [BlocksFamily(name, doc, [self._blocks[u][i] for u in order])
-                for i, (name, doc, _) in enumerate(KPI_FAMILIES)]
+                for i, (name, doc, _) in enumerate(KPI_FAMILIES)], sizes
+
+    def _read_open(self, with_data: list[str], fed: set[str], rebuilt: bool) -> dict[str, dict[str, int]]:
+        """Per unit with data, its open-set sizes; its stake candidates are kept
+        alongside. Read again for the units the change feed names and those not
+        kept yet; what the timer has not moved yet is added at each scrape
+        (``Queries.open_candidates``)."""
+        if rebuilt:
+            self._sizes, self._stored = {}, {}
+        stale = sorted(u for u in with_data if u in fed or u not in self._sizes)
+        if stale:
+            sizes = self.queries.store.open_counts(stale)
+            by_unit: dict[str, list[Candidate]] = {}
+            # Grouped by the unit each dossier's open record names: one that moved
+            # to a unit not read now is left out, and its move named both units in
+            # the change feed, so the next scrape reads them again.
+            for c in self.queries.stored_candidates(stale, sizes):
+                by_unit.setdefault(c[2], []).append(c)
+            for u in stale:
+                self._sizes[u] = sizes[u]
+                self._stored[u] = by_unit.get(u, [])
+        if len(self._sizes) != len(with_data):  # units without data any more (a rebuild of the state)
+            kept = set(with_data)
+            self._sizes = {u: n for u, n in self._sizes.items() if u in kept}
+            self._stored = {u: c for u, c in self._stored.items() if u in kept}
+        return dict(self._sizes)
 
     def _rebuild(self, catalogue, windows) -> None:
         procedures = self.queries.procedures
@@ -313,13 +346,13 @@ class KpiBlocks:
             got = self._labels[(name, value)] = f'{name}="{escape_label(value)}"'
         return got
 
-    def _stake_counts(self, with_data: list[str], windows, readings, running: list[int],
-                      sizes: dict[str, dict[str, int]] | None) -> dict[str, list]:
+    def _stake_counts(self, with_data: list[str], windows, readings, running: list[int]) -> dict[str, list]:
         """Per unit, per running window: how many of its open dossiers received
         in the window and still in time would count (True) or not (False) for
         satisfaction if they became late (what their lateness costs depends on)."""
         out: dict[str, list] = {}
-        candidates = self.queries.open_candidates(with_data, readings[running[0]].x, sizes)
+        stored = [c for u in with_data for c in self._stored[u]]
+        candidates = self.queries.open_candidates(with_data, readings[running[0]].x, stored=stored)
         for wi in running:
             for c in in_window(candidates, windows[wi], readings[wi]):
                 counts = out.setdefault(c[2], [None] * len(windows))

@@ -71,10 +71,9 @@ class ChisoCollector(Collector):
         yield self._unit_info(units)
 
         with_data = sorted(store.seen_units() & {u.unit_id for u in units})
-        # The stored sizes of the open-state sets, read once: the open dossier counts,
-        # and which sets the points at stake need not read (the empty ones).
-        sizes = store.open_counts(with_data)
-        yield from self._kpis.families(catalogue, self.now(), with_data, sizes)
+        # sizes: the stored sizes of the units' open-state sets, kept with the families
+        families, sizes = self._kpis.families(catalogue, self.now(), with_data)
+        yield from families
         yield self._open_dossiers(catalogue, sizes)
 
         g = store.globals()

@@ -243,20 +243,30 @@ class Queries:
             return []
         return in_window(self.open_candidates(units, reading.x), window, reading)
 
-    def open_candidates(self, units: list[str], now: datetime,
-                        sizes: Mapping[str, Mapping[str, int]] | None = None) -> list[Candidate]:
-        """The units' open dossiers that may still turn late, with what the
-        points at stake need, as they are at ``now``. ``sizes``: the units'
-        open-set sizes (``Store.open_counts``) just read, when the caller has them:
-        the sets empty then are not read (most of a large catalogue's are)."""
+    def stored_candidates(self, units: list[str],
+                          sizes: Mapping[str, Mapping[str, int]] | None = None) -> list[Candidate]:
+        """The units' open dossiers in the states that may still turn late, as
+        stored (the timer may not have moved some yet: ``open_candidates``).
+        ``sizes``: the units' open-set sizes (``Store.open_counts``) just read, when
+        the caller has them: the sets empty then are not read (most of a large
+        catalogue's are)."""
         if sizes is None:
-            stored = self.store.open_with_info(units, STAKE_STATES)
-        else:
-            stored = []
-            for state in STAKE_STATES:
-                having = [u for u in units if sizes.get(u, {}).get(state, 0) > 0]
-                if having:
-                    stored += self.store.open_with_info(having, (state,))
+            return self.store.open_with_info(units, STAKE_STATES)
+        stored = []
+        for state in STAKE_STATES:
+            having = [u for u in units if sizes.get(u, {}).get(state, 0) > 0]
+            if having:
+                stored += self.store.open_with_info(having, (state,))
+        return stored
+
+    def open_candidates(self, units: list[str], now: datetime,
+                        sizes: Mapping[str, Mapping[str, int]] | None = None,
+                        stored: list[Candidate] | None = None) -> list[Candidate]:
+        """The units' open dossiers that may still turn late, with what the
+        points at stake need, as they are at ``now``. ``stored``: the units'
+        ``stored_candidates``, when the caller keeps them (else read here)."""
+        if stored is None:
+            stored = self.stored_candidates(units, sizes)
         # Dossiers whose state the timer has not moved yet are taken as they are now.
         pending = set(self.store.due_transitions(now))
         stored = [c for c in stored if c[0] not in pending]

@@ -32,8 +32,10 @@ prepends them to every script), so renaming a key is a one-line change.
     {p}state:partitions      Redis Cluster only: the Kafka partition count the keys are
                              tagged by, recorded at first start (store/layout.py)
     {p}applied_at            unix time of the last applied batch
-    {p}seq, {p}unit_seq      change feed: a counter bumped by every batch that changes
-                             counters, and per unit the value at its last change
+    {p}seq, {p}unit_seq      change feed: a counter bumped by every script call that changes
+                             a unit's counters, petitions or open dossiers (apply, timer
+                             transitions, retention sweep), and per unit the value at its
+                             last change
     {p}open                  hash dossier -> JSON [unit, state, no_apology, alerted states]
     {p}o:{unit}:{state}      sorted set of the unit's open dossiers in that state
                              (state also overdue_no_apology), score = effective due

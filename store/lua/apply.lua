@@ -56,15 +56,13 @@ for i = 1, n_g do
   p = p + 2
 end
 local n_u = tonumber(ARGV[p]); p = p + 1
-if n_u > 0 then
-  -- change feed for readers that cache per unit (the exporter): which units
-  -- changed after which sequence number
-  local seq = redis.call('INCR', key_seq())
-  for i = 1, n_u do
-    redis.call('SADD', key_units(), ARGV[p])
-    redis.call('HSET', key_unit_seq(), ARGV[p], seq)
-    p = p + 1
-  end
+-- the units whose counters or petitions changed: named in the change feed at the
+-- end, with those whose open dossiers moved (feed_units, set_open.lua)
+local fed = {}
+for i = 1, n_u do
+  redis.call('SADD', key_units(), ARGV[p])
+  fed[i] = ARGV[p]
+  p = p + 1
 end
 local n_y = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_y do redis.call('SADD', key_years(), ARGV[p]); p = p + 1 end
@@ -93,5 +91,6 @@ for i = 1, n_cl do
 end
 local n_fp = tonumber(ARGV[p] or '0'); p = p + 1
 for i = 1, n_fp do redis.call('HSET', key_fingerprints(), ARGV[p], ARGV[p + 1]); p = p + 2 end
+feed_units(fed)
 redis.call('SET', key_applied_at(), ARGV[2])
 return 1

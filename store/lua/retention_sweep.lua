@@ -30,4 +30,5 @@ for _, d in ipairs(ids) do
     swept = swept + 1
   end
 end
+feed_units({})
 return {swept, #ids}

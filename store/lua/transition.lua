@@ -12,4 +12,5 @@ for i = 1, n do
   end
   p = p + 9
 end
+feed_units({})
 return done

@@ -24,6 +24,7 @@ from processors.windows import named_window
 from store.keys import Keys
 from store.plan import PlanRules, RawMessage
 from store.reader import Store
+from store.timer import DeadlineTimer
 from store.writer import BatchApplier
 from tests.gen import history, petition_events
 from tests.index_pipeline import CATALOGUE_TEXT
@@ -215,6 +216,19 @@ def test_a_kept_exporter_equals_a_fresh_one_through_events_time_and_new_units(se
     clock["now"] = NOW + timedelta(hours=5)  # instants pass, dossiers and petitions turn late
     steps.append(text(kept))
     assert steps[-1] == text(exporter())
+
+    # the timer moves those dossiers in Redis (no event): the kept exporter reads
+    # again the open dossiers of the units it names in the change feed
+    async def tick() -> int:
+        r = aioredis.from_url(url)
+        moved = await DeadlineTimer(r, Keys(prefix), WorkingCalendar(), lambda: clock["now"]).tick()
+        await r.aclose()
+        return moved
+
+    assert asyncio.run(tick()) > 0
+    after_tick = text(kept)
+    assert after_tick == text(exporter())
+    assert after_tick == steps[-1]  # the same numbers: the stored states now are what was computed before
 
     # a catalogued unit's first dossiers, and a unit the catalogue lacks
     apply(moved_to("dng-stc", history(84, 6)) + moved_to("brand-new-unit", history(85, 6)), 20_000)
