@@ -15,7 +15,6 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
 import orjson
 
@@ -30,7 +29,6 @@ from processors.petitions import PETITION_ORPHANS, PetitionRules, petition_insta
 from processors.rules import CountingRules
 from processors.stake import open_info
 from processors.timeutil import iso_instant
-from processors.windows import bucket_field, bucket_levels
 from store.codecs import (
     decode_dossier,
     decode_petition,
@@ -179,22 +177,26 @@ def build_plan(
         result.accepted += len(added)
         for e in added:
             globals_delta[f"ev:{e.type}"] += 1
-    # Sum the batch's cells first: many dossiers share a unit and a day, so each
-    # distinct cell is expanded into its day, month and year buckets only once.
-    counters: dict[tuple[str, str, str], int] = defaultdict(int)
+    # Sum the batch's cells first (many dossiers share a unit, a day and a
+    # field), then group them by (unit, day): apply.lua counts each in its day,
+    # month and year buckets (renaming as-of fields as processors/windows.py
+    # bucket_field does), so each cell is sent once, not once per bucket.
+    groups: dict[tuple[str, str], dict[str, int]] = {}
     for (unit, day, name), n in cells.items():
         if not n:
             continue
         if unit == GLOBAL_UNIT:
             globals_delta[name] += n
             continue
-        args.units.add(unit)
-        args.years.add(day[:4])
-        for bucket, bucket_name in _bucket_fields(day, name):
-            counters[(unit, bucket, bucket_name)] += n
+        fields = groups.get((unit, day))
+        if fields is None:
+            fields = groups[(unit, day)] = {}
+            args.units.add(unit)
+            args.years.add(day[:4])
+        fields[name] = n
     if result.duplicates:
         globals_delta["dup"] += result.duplicates
-    args.counters = dict(counters)
+    args.cells = groups
     args.globals = dict(globals_delta)
 
     args.watermarks = [(f, watermarks[f], new_wm[f]) for f in sorted(new_wm) if new_wm[f] != watermarks[f]]
@@ -203,13 +205,6 @@ def build_plan(
     # written with the watermarks: what identifies the log Redis reflects
     args.fingerprints = batch_fingerprints((m for m, _ in decoded), args.watermarks)
     return Plan(result, dead_letters, args, written)
-
-
-@lru_cache(maxsize=1 << 16)
-def _bucket_fields(day: str, name: str) -> tuple[tuple[str, str], ...]:
-    """(bucket, field) of a cell dated ``day`` in each of its buckets; few
-    distinct (day, name) pairs recur across batches, so it is remembered."""
-    return tuple((bucket, bucket_field(bucket, name)) for bucket in bucket_levels(day))
 
 
 # A dead letter keeps the original value as text, cut to this many characters

@@ -62,7 +62,9 @@ class ApplyArgs:
     applied_at: float
     watermarks: list[tuple[str, int, int]] = field(default_factory=list)    # field, expected, new
     records: list[tuple[str, str, int, bytes]] = field(default_factory=list)  # kind, id, expected version, blob
-    counters: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (unit, bucket, field) -> delta
+    # (unit, day) -> {field: delta}, no zero delta: apply.lua counts each in the
+    # day's, month's and year's buckets (processors/windows.py bucket_field)
+    cells: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     globals: dict[str, int] = field(default_factory=dict)                   # field -> delta
     units: set[str] = field(default_factory=set)
     years: set[str] = field(default_factory=set)
@@ -78,7 +80,7 @@ class ApplyArgs:
 
     def merge(self, part: ApplyArgs) -> None:
         """Add what one record's plan writes (records, open states, instants,
-        petitions, procedures; counters are summed by the plan itself)."""
+        petitions, procedures; cells are summed by the plan itself)."""
         self.records += part.records
         self.open += part.open
         self.asof_removed += part.asof_removed
@@ -108,10 +110,11 @@ class ApplyArgs:
         args.append(len(self.records))
         for kind, record_id, version, blob in self.records:
             args += [kind, record_id, str(version), blob]
-        counters = [(k, n) for k, n in self.counters.items() if n]
-        args.append(len(counters))
-        for (unit, bucket, name), n in counters:
-            args += [unit, bucket, name, n]
+        args.append(len(self.cells))
+        for (unit, day), fields in self.cells.items():
+            args += [unit, day, len(fields)]
+            for item in fields.items():
+                args += item
         globals_ = [(k, n) for k, n in self.globals.items() if n]
         args.append(len(globals_))
         for name, n in globals_:

@@ -2,7 +2,7 @@
 --   prefix, applied_at,
 --   n_wm, (field, expected, new)*,
 --   n_records, (kind d|p, id, expected_version, blob)*,
---   n_counters, (unit, bucket, field, delta)*, n_globals, (field, delta)*,
+--   n_cell_groups, (unit, day, n_fields, (field, delta)*)*, n_globals, (field, delta)*,
 --   n_units, unit*, n_years, year*,
 --   n_open, (dossier, unit, state, no_apology, score, next_at, alert, info)*,
 --   n_asof_removed, member*, n_asof_added, (score, member)*,
@@ -45,10 +45,48 @@ for i = 0, n_r - 1 do
   local at = r_at + 4 * i
   redis.call('SET', record_key(ARGV[at], ARGV[at + 1]), ARGV[at + 3])
 end
-local n_c = tonumber(ARGV[p]); p = p + 1
-for i = 1, n_c do
-  redis.call('HINCRBY', key_counters(ARGV[p], ARGV[p + 1]), ARGV[p + 2], ARGV[p + 3])
-  p = p + 4
+-- Cells: each (unit, day, field, delta) is counted in its day, month and year
+-- buckets, the field renamed exactly as processors/windows.py bucket_field
+-- does: an as-of field 'name@D' (the LAST '@') becomes 'name' in a month or
+-- year bucket whose last date is not before D, and keeps its '@D' otherwise
+-- and in the day bucket (tests/integration/test_apply_buckets.py compares the
+-- two on generated cells).
+local MONTH_DAYS = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+local function month_end(day)  -- 'YYYY-MM-DD' -> the last date of its month
+  local y, m = tonumber(day:sub(1, 4)), tonumber(day:sub(6, 7))
+  local last = MONTH_DAYS[m]
+  if m == 2 and y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) then last = 29 end
+  return day:sub(1, 8) .. (last < 10 and '0' or '') .. last
+end
+-- a > b as Python compares str: byte by byte (UTF-8 keeps code point order).
+-- Not Lua's '>', which is strcoll and so follows redis-server's locale.
+local function after(a, b)
+  local n = #a
+  if #b < n then n = #b end
+  for i = 1, n do
+    local x, y = a:byte(i), b:byte(i)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
+local function bucket_field(field, last)
+  if not field:find('@', 1, true) then return field end
+  local name, d = field:match('^(.*)@([^@]*)$')
+  if after(d, last) then return field end
+  return name
+end
+local n_cg = tonumber(ARGV[p]); p = p + 1
+for i = 1, n_cg do
+  local unit, day, n_f = ARGV[p], ARGV[p + 1], tonumber(ARGV[p + 2]); p = p + 3
+  local month, year = day:sub(1, 7), day:sub(1, 4)
+  local day_key, month_key, year_key = key_counters(unit, day), key_counters(unit, month), key_counters(unit, year)
+  local month_last, year_last = month_end(day), year .. '-12-31'
+  for j = 1, n_f do
+    local field, delta = ARGV[p], ARGV[p + 1]; p = p + 2
+    redis.call('HINCRBY', day_key, field, delta)
+    redis.call('HINCRBY', month_key, bucket_field(field, month_last), delta)
+    redis.call('HINCRBY', year_key, bucket_field(field, year_last), delta)
+  end
 end
 local n_g = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_g do

@@ -37,7 +37,7 @@ def test_events_of_a_tombstoned_dossier_are_dead_lettered_expired() -> None:
     assert [d["reason"] for d in p.dead_letters] == ["expired", "expired"]
     assert p.result.invalid == 2 and p.result.accepted == 0
     assert p.args is not None  # the watermark moves: a redelivery is skipped, not dead-lettered twice
-    assert p.args.records == [] and p.args.counters == {} and p.args.closed == []
+    assert p.args.records == [] and p.args.cells == {} and p.args.closed == []
     assert p.args.globals == {"inv:expired": 2}
 
 
