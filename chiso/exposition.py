@@ -49,7 +49,21 @@ def escape_label(value: str) -> str:
 def sample_value(v: float) -> str:
     if isinstance(v, int):
         return f"{v}.0"
-    return floatToGoString(v)
+    if not v or v != v:  # 0.0 and -0.0 are one key, NaN never found: not remembered
+        return floatToGoString(v)
+    text = _FLOAT_TEXT.get(v)
+    if text is None:
+        if len(_FLOAT_TEXT) >= _FLOAT_TEXT_MAX:
+            _FLOAT_TEXT.clear()
+        text = _FLOAT_TEXT[v] = floatToGoString(v)
+    return text
+
+
+# Float -> its exposition text, remembered: a warm scrape writes ~10k values, most
+# of them repeated (points rounded to 2 decimals, maxima, ratios of small counts).
+# Bounded; a data race between scrape threads at worst formats a value twice.
+_FLOAT_TEXT: dict[float, str] = {}
+_FLOAT_TEXT_MAX = 1 << 16
 
 
 def render(families: Iterable[Metric]) -> bytes:

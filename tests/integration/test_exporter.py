@@ -241,3 +241,53 @@ def test_a_kept_exporter_equals_a_fresh_one_through_events_time_and_new_units(se
     assert steps[-1] == text(exporter())
     assert text(kept) == steps[-1]  # nothing changed: the same answer
     assert len(set(steps)) == len(steps)  # every step changed something
+
+
+def test_a_scrape_that_fails_half_way_is_followed_by_a_full_rebuild(services) -> None:
+    """A scrape that fails after it took the change feed's position (here: an open
+    set of the wrong type, read after the feed) must not leave the kept sums and
+    open dossiers behind: it is counted as an error, and the next scrape equals a
+    fresh exporter's."""
+    url = f"redis://127.0.0.1:{services[1].port}/0"
+    prefix = f"f{uuid.uuid4().hex[:6]}:"
+    keys = Keys(prefix)
+    windows = ["today", "30d", "all"]
+    r = redis.Redis.from_url(url)
+
+    def registry():
+        q = Queries(Store(redis.Redis.from_url(url), keys), UnitCatalogue.from_csv_text(TREE))
+        return build_registry(ChisoCollector(q, windows, lambda: NOW))
+
+    def lines(reg) -> tuple[str, float]:
+        text = render_registry(reg).decode()
+        errors = [float(l.split()[-1]) for l in text.splitlines() if l.startswith("dvc_scrape_errors_total ")]
+        return "\n".join(l for l in text.splitlines() if not l.startswith("dvc_scrape_")), errors[0]
+
+    def apply(events: list[dict], offset: int) -> None:
+        async def run() -> None:
+            ar = aioredis.from_url(url)
+
+            async def no_dead_letters(_):
+                return None
+
+            applier = BatchApplier(ar, keys, no_dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
+            await applier.apply([RawMessage("t", 0, offset + i, orjson.dumps(e)) for i, e in enumerate(events)])
+            await ar.aclose()
+
+        asyncio.run(run())
+
+    apply(history(73, 60), 0)
+    kept = registry()
+    assert lines(kept) == lines(registry())
+    second = history(74, 30)
+    apply(second, 10_000)
+    # a unit the new dossiers changed, one of whose open sets is empty: made the wrong type
+    unit = next(e["unit_id"] for e in second if "unit_id" in e and r.zcard(keys.open_set(e["unit_id"], "paused")) == 0)
+    r.set(keys.open_set(unit, "paused"), "not a sorted set")
+    failed, errors = lines(kept)
+    assert errors == 1
+    r.delete(keys.open_set(unit, "paused"))
+    after, errors = lines(kept)
+    assert errors == 1  # no new error
+    assert after == lines(registry())[0]
+    assert f'dvc_open_dossiers{{unit="{unit}",state="not_due"}}' in after  # open counts are compared too
