@@ -7,9 +7,10 @@ adjacent; time-ordered: each in a different batch) through the real write path
 (store.writer.BatchApplier, batches of --batch like a fetch) into a fresh
 redis-server. Prints, per feed, the worker process's CPU time per event (its own
 work: decoding, validation, facts, cells, snapshots, the plan and the Lua
-arguments; Redis runs in its own process) and the wall time per event (with the
-wait for the apply script). In the same run, as a reference: orjson alone on the
-same values, next to ``decode_event`` (bytes -> validated Event).
+arguments; Redis runs in its own process), the wall time per event (with the
+wait for the apply script) and redis-server's own CPU per event (INFO cpu). In
+the same run, as a reference: orjson alone on the same values, next to
+``decode_event`` (bytes -> validated Event).
 
 --profile prints where the CPU time goes (cProfile: cumulative time of each step).
 """
@@ -52,10 +53,19 @@ async def _dead_letters(records: list[dict]) -> None:
     raise AssertionError(f"bench events are valid, got {len(records)} dead letters")
 
 
-async def apply_feed(url: str, values: list[bytes], batch: int, profile: cProfile.Profile | None) -> tuple[float, float]:
-    """(CPU µs per event, wall µs per event) of applying ``values`` in batches."""
+async def _redis_cpu(r: aioredis.Redis) -> float:
+    """redis-server's CPU seconds so far (user + system, all its threads)."""
+    info = await r.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def apply_feed(url: str, values: list[bytes], batch: int,
+                     profile: cProfile.Profile | None) -> tuple[float, float, float]:
+    """(CPU µs per event, wall µs per event, redis-server CPU µs per event) of
+    applying ``values`` in batches."""
     r = aioredis.from_url(url)
     await r.flushdb()
+    redis_cpu = await _redis_cpu(r)
     applier = BatchApplier(r, Keys(), _dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
     msgs = [RawMessage("bench", 0, i, v) for i, v in enumerate(values)]
     cpu, wall = time.process_time(), time.perf_counter()
@@ -66,8 +76,9 @@ async def apply_feed(url: str, values: list[bytes], batch: int, profile: cProfil
     if profile is not None:
         profile.disable()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    redis_cpu = await _redis_cpu(r) - redis_cpu
     await r.aclose()
-    return cpu / len(values) * 1e6, wall / len(values) * 1e6
+    return cpu / len(values) * 1e6, wall / len(values) * 1e6, redis_cpu / len(values) * 1e6
 
 
 def per_event_us(step, values: list[bytes]) -> float:
@@ -133,8 +144,9 @@ def main() -> None:
         for feed in (f for f in args.feeds.split(",") if f):
             feed_values = [v for _, v in feeds[feed]]
             runs = sorted(asyncio.run(apply_feed(url, feed_values, args.batch, None)) for _ in range(args.runs))
-            cpu, wall = runs[args.runs // 2]
-            print(f"  {feed:12} own work (worker CPU) {cpu:7.1f}   wall incl. Redis {wall:7.1f}")
+            cpu, wall, redis_cpu = runs[args.runs // 2]
+            print(f"  {feed:12} own work (worker CPU) {cpu:7.1f}   wall incl. Redis {wall:7.1f}   "
+                  f"redis-server CPU {redis_cpu:6.1f}")
             if args.profile:
                 profile = cProfile.Profile()
                 asyncio.run(apply_feed(url, feed_values, args.batch, profile))

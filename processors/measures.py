@@ -100,8 +100,13 @@ def contribution(f: DossierFacts, rules: CountingRules = CountingRules()) -> Con
     cells: list[Cell] = []
     r_date = local_date(f.received_at).isoformat()
 
+    append = cells.append
+
     def add(at_date: str, *fields: str) -> None:
-        cells.extend((u, at_date, field) for field in fields)
+        # a plain loop: extend() over a generator cost ~0.3 µs more per call,
+        # ~17 calls per dossier update
+        for field in fields:
+            append((u, at_date, field))
 
     add(r_date, "received", f"received_{f.channel}")
     if f.online_service != "none":

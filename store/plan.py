@@ -153,12 +153,13 @@ def build_plan(
         # One record's plan is made apart and merged only when it succeeded: a
         # dossier or petition that cannot be applied (any exception of the
         # domain) costs only its own new messages, dead-lettered, never the batch.
-        part, part_cells, part_globals, part_result = ApplyArgs(applied_at=0.0), defaultdict(int), defaultdict(int), BatchResult()
+        part, part_globals, part_result = ApplyArgs(applied_at=0.0), defaultdict(int), BatchResult()
+        part_deltas: list[dict[tuple[str, str, str], int]] = []
         try:
             if kind == PETITION:
                 added, duplicates = _plan_petition(record_id, blob, events, rules, part, part_globals)
             else:
-                added, duplicates = _plan_dossier(record_id, blob, events, rules, now, part, part_cells, part_result,
+                added, duplicates = _plan_dossier(record_id, blob, events, rules, now, part, part_deltas, part_result,
                                                   states, written)
         except Exception as exc:  # noqa: BLE001 - isolate the record, keep the pipeline moving
             log.warning("%s %s cannot be applied (%d new messages dead-lettered): %r", kind, record_id, len(pairs), exc)
@@ -169,8 +170,9 @@ def build_plan(
             continue
         args.merge(part)
         result.updates.extend(part_result.updates)
-        for cell, n in part_cells.items():
-            cells[cell] += n
+        for delta in part_deltas:  # summed straight into the batch's cells: no per-record copy
+            for cell, n in delta.items():
+                cells[cell] += n
         for name, n in part_globals.items():
             globals_delta[name] += n
         result.duplicates += duplicates
@@ -233,7 +235,7 @@ def record_key(ev: Event) -> tuple[str, str]:
 
 
 def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rules: PlanRules, now: datetime,
-                  args: ApplyArgs, cells: dict[tuple[str, str, str], int],
+                  args: ApplyArgs, deltas: list[dict[tuple[str, str, str], int]],
                   result: BatchResult, states: StateCache | None = None,
                   written: StateCache | None = None) -> tuple[tuple[Event, ...], int]:
     cached = states.get(dossier_id) if states is not None and blob else None
@@ -251,8 +253,7 @@ def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rule
     args.closed.append((dossier_id, update.facts.end_at.timestamp() if update.facts.end_at is not None else None))
     if update.facts.procedure_id is not None:
         args.procedures.add(update.facts.procedure_id)
-    for cell, n in update.delta.items():
-        cells[cell] += n
+    deltas.append(update.delta)
     args.asof_removed.extend(update.instants_removed)
     args.asof_added.extend(update.instants_added)
     return update.added, update.duplicates
