@@ -92,11 +92,8 @@ class Fraction2:
 
 
 @lru_cache(maxsize=256)
-@lru_cache(maxsize=1024)
 def _exact(value: float) -> Fraction:
-    """A setting's decimal as written (0.8 is 4/5, not the float nearest it).
-    Remembered: a scrape asks for the same few maxima and thresholds thousands of
-    times, and parsing a Fraction from text costs ~10 us."""
+    """A setting's decimal as written (0.8 is 4/5, not the float nearest it)."""
     return Fraction(str(value))
 
 
