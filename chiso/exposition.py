@@ -4,12 +4,12 @@ prometheus_client's ``generate_latest`` validates and escapes every label name
 of every sample: for 1,000 units x 7 windows (~200k series) that was ~7 s of a
 scrape. Here label names are fixed per family and each distinct label value is
 escaped once. Collectors still yield ordinary metric families; the big per-unit
-ones are ``RowsFamily`` (rows of label values, no Sample object per series).
+ones are ``BlocksFamily`` (sample lines already rendered and kept between scrapes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
@@ -18,24 +18,10 @@ from prometheus_client.utils import floatToGoString
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class RowsFamily(Metric):
-    """A gauge family held as rows (label values, value). Rendered by ``render``
-    only; ``samples`` stays empty."""
-
-    def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
-        super().__init__(name, documentation, "gauge")
-        self.label_names = tuple(labels)
-        self.rows: list[tuple[tuple[str, ...], float]] = []
-
-    def add(self, values: tuple[str, ...], value: float) -> None:
-        self.rows.append((values, value))
-
-
 class BlocksFamily(Metric):
-    """A gauge family whose sample lines are already rendered (``render_rows``)
-    and encoded, e.g. kept per unit between scrapes: a scrape of a large
-    catalogue then joins bytes instead of encoding tens of MB of text again.
-    Rendered by ``render`` only."""
+    """A gauge family whose sample lines are already rendered and encoded, e.g.
+    kept per unit between scrapes: a scrape of a large catalogue then joins bytes
+    instead of encoding tens of MB of text again. Rendered by ``render`` only."""
 
     def __init__(self, name: str, documentation: str, blocks: list[bytes]) -> None:
         super().__init__(name, documentation, "gauge")
@@ -76,8 +62,6 @@ def render(families: Iterable[Metric]) -> bytes:
             out.append(text[0].encode())
             out.extend(family.blocks)
             continue
-        if isinstance(family, RowsFamily):
-            text.append(render_rows(family))
         for s in family.samples:
             if s.labels:
                 labels = ",".join(f'{k}="{escape_label(v)}"' for k, v in sorted(s.labels.items()))
@@ -86,30 +70,6 @@ def render(families: Iterable[Metric]) -> bytes:
                 text.append(f"{s.name} {sample_value(s.value)}\n")
         out.append("".join(text).encode())
     return b"".join(out)
-
-
-def render_rows(family: RowsFamily, fragments: list[dict[str, str]] | None = None) -> str:
-    """The sample lines of a RowsFamily (no HELP/TYPE header). ``fragments``:
-    the label="value" texts of earlier calls for the same family, per label,
-    kept by a caller that renders a family in many small parts."""
-    # label="value" fragments, built once per distinct value of each label
-    caches = fragments if fragments is not None else [{} for _ in family.label_names]
-    names = family.label_names
-    values_cache: dict[float, str] = {}
-    lines: list[str] = []
-    append = lines.append
-    for values, value in family.rows:
-        parts = []
-        for i, raw in enumerate(values):
-            frag = caches[i].get(raw)
-            if frag is None:
-                frag = caches[i][raw] = f'{names[i]}="{escape_label(raw)}"'
-            parts.append(frag)
-        v = values_cache.get(value)
-        if v is None:
-            v = values_cache[value] = sample_value(value)
-        append(f"{family.name}{{{','.join(parts)}}} {v}\n")
-    return "".join(lines)
 
 
 def render_registry(registry: CollectorRegistry) -> bytes:

@@ -316,8 +316,8 @@ class KpiBlocks:
         indicators = indicators_of(inputs, q.procedures, w.start, w.end, q.index_config)
         answer = q.answer(inputs, w, reading, indicators)
         label = self._label
-        # The same lines as render_rows would give for rows labelled in KPI_FAMILIES'
-        # order, written directly: a cold scrape renders 7,000 of these.
+        # Sample lines with labels in KPI_FAMILIES' order, written directly with each
+        # label text escaped once: a cold scrape renders 7,000 of these.
         u, wl = label("unit", uid), label("window", w.name or "")
         measure = "".join(f"dvc_kpi_measure{{{u},{label('measure', name)},{wl}}} {sample_value(value)}\n"
                           for name, value in answer["measures"].items())

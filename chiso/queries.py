@@ -260,13 +260,12 @@ class Queries:
         return stored
 
     def open_candidates(self, units: list[str], now: datetime,
-                        sizes: Mapping[str, Mapping[str, int]] | None = None,
                         stored: list[Candidate] | None = None) -> list[Candidate]:
         """The units' open dossiers that may still turn late, with what the
         points at stake need, as they are at ``now``. ``stored``: the units'
         ``stored_candidates``, when the caller keeps them (else read here)."""
         if stored is None:
-            stored = self.stored_candidates(units, sizes)
+            stored = self.stored_candidates(units)
         # Dossiers whose state the timer has not moved yet are taken as they are now.
         pending = set(self.store.due_transitions(now))
         stored = [c for c in stored if c[0] not in pending]
