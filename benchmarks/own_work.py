@@ -43,7 +43,7 @@ from processors.calendar import WorkingCalendar  # noqa: E402
 from processors.events import decode_event  # noqa: E402
 from store.keys import Keys  # noqa: E402
 from store.plan import PlanRules, RawMessage  # noqa: E402
-from store.writer import BatchApplier  # noqa: E402
+from store.writer import PIPELINE_CHUNK, BatchApplier  # noqa: E402
 
 VN = timezone(timedelta(hours=7))
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=VN)
@@ -59,14 +59,15 @@ async def _redis_cpu(r: aioredis.Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-async def apply_feed(url: str, values: list[bytes], batch: int,
-                     profile: cProfile.Profile | None) -> tuple[float, float, float]:
+async def apply_feed(url: str, values: list[bytes], batch: int, profile: cProfile.Profile | None,
+                     chunk: int = PIPELINE_CHUNK) -> tuple[float, float, float]:
     """(CPU µs per event, wall µs per event, redis-server CPU µs per event) of
     applying ``values`` in batches."""
     r = aioredis.from_url(url)
     await r.flushdb()
     redis_cpu = await _redis_cpu(r)
-    applier = BatchApplier(r, Keys(), _dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
+    applier = BatchApplier(r, Keys(), _dead_letters, PlanRules(WorkingCalendar()), lambda: NOW,
+                           pipeline_chunk=chunk)
     msgs = [RawMessage("bench", 0, i, v) for i, v in enumerate(values)]
     cpu, wall = time.process_time(), time.perf_counter()
     if profile is not None:
@@ -126,6 +127,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=30_000)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--chunks", default=str(PIPELINE_CHUNK),
+                    help="comma-separated pipeline chunk sizes to compare (a size >= --batch: no pipelining)")
     ap.add_argument("--feeds", default="clustered,time-ordered")
     ap.add_argument("--runs", type=int, default=3, help="medians of this many runs")
     ap.add_argument("--profile", action="store_true")
@@ -143,10 +146,12 @@ def main() -> None:
         print(f"  decode_event (typed decode + validation) {decode_only:7.1f}   <- orjson.loads alone, same run: {raw_json:.1f}")
         for feed in (f for f in args.feeds.split(",") if f):
             feed_values = [v for _, v in feeds[feed]]
-            runs = sorted(asyncio.run(apply_feed(url, feed_values, args.batch, None)) for _ in range(args.runs))
-            cpu, wall, redis_cpu = runs[args.runs // 2]
-            print(f"  {feed:12} own work (worker CPU) {cpu:7.1f}   wall incl. Redis {wall:7.1f}   "
-                  f"redis-server CPU {redis_cpu:6.1f}")
+            for chunk in (int(c) for c in args.chunks.split(",") if c):
+                runs = sorted(asyncio.run(apply_feed(url, feed_values, args.batch, None, chunk))
+                              for _ in range(args.runs))
+                cpu, wall, redis_cpu = runs[args.runs // 2]
+                print(f"  {feed:12} chunk {chunk:5}  own work (worker CPU) {cpu:7.1f}   wall incl. Redis {wall:7.1f}"
+                      f"   redis-server CPU {redis_cpu:6.1f}")
             if args.profile:
                 profile = cProfile.Profile()
                 asyncio.run(apply_feed(url, feed_values, args.batch, profile))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -112,7 +113,7 @@ def build_plan(
     rules: PlanRules,
     now: datetime,
     processed_at: datetime,
-    states: StateCache | None = None,
+    states: Mapping[str, tuple[bytes, DossierState]] | None = None,
 ) -> Plan:
     """``watermarks``: field -> last applied offset (-1: none) for every
     partition in the batch; ``blobs``: the stored record of every dossier and
@@ -236,7 +237,7 @@ def record_key(ev: Event) -> tuple[str, str]:
 
 def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rules: PlanRules, now: datetime,
                   args: ApplyArgs, deltas: list[dict[tuple[str, str, str], int]],
-                  result: BatchResult, states: StateCache | None = None,
+                  result: BatchResult, states: Mapping[str, tuple[bytes, DossierState]] | None = None,
                   written: StateCache | None = None) -> tuple[tuple[Event, ...], int]:
     cached = states.get(dossier_id) if states is not None and blob else None
     state = cached[1] if cached is not None and cached[0] == blob else decode_dossier(blob)

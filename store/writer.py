@@ -13,6 +13,9 @@ Redis write and the offset commit. Three things make that harmless:
 3. Dead letters are sent and acknowledged *before* that script runs: a crash in
    between re-sends them (at-least-once, each carries its topic/partition/offset)
    but never loses one.
+
+A large batch is written in chunks, each planned while Redis runs the previous
+one's script (``_apply_pipelined``); the compare-and-set still guards each.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections import ChainMap
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
+from processors.dossier_update import DossierState
 from processors.events import Event, InvalidEvent, decode_event
 from store.identity import GapGuard
 from store.keys import Keys, watermark_field
@@ -35,12 +41,18 @@ log = logging.getLogger(__name__)
 
 SendDeadLetters = Callable[[list[dict]], Awaitable[None]]
 
+# A batch of more messages than this is applied in chunks of about this size,
+# pipelined (BatchApplier._apply_pipelined): a worker's batch is up to
+# CHISO_BATCH_MAX (2,000) records of one fetch. Smaller chunks overlap more of
+# the script's time but cost a script call and a read each.
+PIPELINE_CHUNK = 250
+
 
 class BatchApplier:
     def __init__(
         self, redis: aioredis.Redis, keys: Keys, send_dead_letters: SendDeadLetters,
         rules: PlanRules, now: Callable[[], datetime], gap_guard: GapGuard | None = None,
-        cache_size: int = 2_048,
+        cache_size: int = 2_048, pipeline_chunk: int = PIPELINE_CHUNK,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -56,6 +68,7 @@ class BatchApplier:
         # it serves a dossier's events that follow each other within minutes.
         self.states: StateCache = {}
         self.cache_size = cache_size
+        self.pipeline_chunk = pipeline_chunk
 
     async def apply(self, messages: Sequence[RawMessage]) -> BatchResult:
         if not self.keys.clustered:
@@ -75,12 +88,7 @@ class BatchApplier:
                 raise part
         total = BatchResult()
         for part in parts:
-            total.accepted += part.accepted
-            total.duplicates += part.duplicates
-            total.invalid += part.invalid
-            total.skipped += part.skipped
-            total.retries += part.retries
-            total.updates += part.updates
+            _add_into(total, part)
         return total
 
     def _keys_of(self, messages: Sequence[RawMessage]) -> Keys:
@@ -89,18 +97,22 @@ class BatchApplier:
 
     async def _apply(self, messages: Sequence[RawMessage]) -> BatchResult:
         keys = self._keys_of(messages)
-        decoded = [(m, decode_event(m.value)) for m in messages]
-        retries = 0
-        dead_letters_sent = False
+        chunks = _chunks(messages, self.pipeline_chunk)
+        if len(chunks) <= 1:
+            return await self._apply_serial(_decode(messages), keys, set())
+        return await self._apply_pipelined(chunks, keys)
+
+    async def _apply_serial(self, decoded: Decoded, keys: Keys, sent: set[tuple], retries: int = 0) -> BatchResult:
+        """Read, plan, write, and on a lost compare-and-set read again and
+        retry. ``sent``: the dead letters (topic, partition, offset) already
+        sent for these messages."""
         while True:
             plan = await self._plan(decoded)
-            if plan.dead_letters and not dead_letters_sent:
-                await self.send_dead_letters(plan.dead_letters)
-                dead_letters_sent = True
+            await self._send_dead_letters(plan, sent)
             plan.result.retries = retries
             if plan.args is None:
                 return plan.result
-            outcome = await self._script(keys=[keys.route], args=plan.args.argv(keys.prefix))
+            outcome = await self._run(plan, keys)
             if outcome == 1:
                 self._remember(plan.states)
                 return plan.result
@@ -108,6 +120,77 @@ class BatchApplier:
             retries += 1
             log.info("apply conflict (%s), re-reading (retry %d)", outcome, retries)
             await asyncio.sleep(min(0.05 * retries, 1.0))
+
+    async def _apply_pipelined(self, chunks: list[Sequence[RawMessage]], keys: Keys) -> BatchResult:
+        """Apply the chunks in order, each planned while Redis runs the script
+        of the one before: the worker's work and Redis's overlap instead of
+        adding up (docs/performance.md).
+
+        What every chunk needs is read once, before any of them is written
+        (a read sent while a script runs would wait for it). Chunk k+1 is then
+        planned as if the chunks before it had been written: their new
+        watermarks and records stand in for what was read (and their decoded
+        states for the cache). Its script is sent only once k's has returned 1,
+        so every write is still compare-and-set against the state it was
+        planned from. When k lost a race, k is applied again the serial way
+        (read, plan, write) and what the rest needs is read again."""
+        batches = [_decode(chunk) for chunk in chunks]
+        total = BatchResult()
+        sent: set[tuple] = set()
+        read = await self._read([pair for decoded in batches for pair in decoded])
+        ahead = _Ahead()
+        flight: _InFlight | None = None
+        try:
+            for i, decoded in enumerate(batches):
+                plan = self._build(decoded, read, ahead)
+                if flight is not None:
+                    landed = await self._land(flight, keys, sent, total)
+                    flight = None
+                    if not landed:
+                        read = await self._read([pair for rest in batches[i:] for pair in rest])
+                        ahead = _Ahead()
+                        plan = self._build(decoded, read, ahead)
+                await self._send_dead_letters(plan, sent)
+                if plan.args is None:
+                    _add_into(total, plan.result)
+                    continue
+                ahead.add(plan)
+                flight = _InFlight(decoded, plan, asyncio.ensure_future(self._run(plan, keys)))
+                await _let_it_send()
+            if flight is not None:
+                await self._land(flight, keys, sent, total)
+                flight = None
+        finally:
+            if flight is not None:
+                # an error while a script was in flight: let it settle first, so
+                # that a retry of the batch never races it (and keep what it wrote)
+                done = await asyncio.gather(flight.task, return_exceptions=True)
+                if done[0] == 1:
+                    self._remember(flight.plan.states)
+        return total
+
+    async def _land(self, flight: _InFlight, keys: Keys, sent: set[tuple], total: BatchResult) -> bool:
+        """Wait for a chunk's script; True when it wrote what was planned."""
+        outcome = await flight.task
+        if outcome == 1:
+            self._remember(flight.plan.states)
+            _add_into(total, flight.plan.result)
+            return True
+        log.info("apply conflict (%s), re-reading (retry 1)", outcome)
+        _add_into(total, await self._apply_serial(flight.decoded, keys, sent, retries=1))
+        return False
+
+    async def _run(self, plan: Plan, keys: Keys) -> int:
+        assert plan.args is not None
+        return await self._script(keys=[keys.route], args=plan.args.argv(keys.prefix))
+
+    async def _send_dead_letters(self, plan: Plan, sent: set[tuple]) -> None:
+        """Sent and acknowledged before the script that moves their watermark
+        runs; each once per apply, even when a retry's plan finds it again."""
+        new = [d for d in plan.dead_letters if (d["topic"], d["partition"], d["offset"]) not in sent]
+        if new:
+            await self.send_dead_letters(new)
+            sent.update((d["topic"], d["partition"], d["offset"]) for d in new)
 
     def _remember(self, written: StateCache) -> None:
         states = self.states
@@ -119,7 +202,13 @@ class BatchApplier:
             for dossier_id in list(itertools.islice(states, excess)):
                 del states[dossier_id]
 
-    async def _plan(self, decoded: list[tuple[RawMessage, Event | InvalidEvent]]) -> Plan:
+    async def _plan(self, decoded: Decoded) -> Plan:
+        """Read what the batch needs from Redis and plan it."""
+        return self._build(decoded, await self._read(decoded), None)
+
+    async def _read(self, decoded: Decoded) -> _Read:
+        """The watermarks of the batch's partitions and the stored records of
+        its dossiers and petitions, in one round trip."""
         k = self._keys_of([m for m, _ in decoded])
         wm_fields = sorted({watermark_field(m.topic, m.partition) for m, _ in decoded})
         records = sorted({record_key(ev) for _, ev in decoded if isinstance(ev, Event)})
@@ -129,7 +218,92 @@ class BatchApplier:
                 pipe.get(k.petition(record_id) if kind == PETITION else k.dossier(record_id))
             replies = await pipe.execute()
         watermarks = {f: int(v) if v is not None else -1 for f, v in zip(wm_fields, replies[0])}
+        return _Read(watermarks, dict(zip(records, replies[1:])))
+
+    def _build(self, decoded: Decoded, read: _Read, ahead: _Ahead | None) -> Plan:
+        """The plan of ``decoded`` against what was read, overlaid by what the
+        chunks planned before it (``ahead``) write."""
+        watermarks = {watermark_field(m.topic, m.partition): -1 for m, _ in decoded}
+        blobs: dict[tuple[str, str], bytes | None] = {}
+        states: Mapping[str, tuple[bytes, DossierState]] = self.states
+        for f in watermarks:
+            watermarks[f] = ahead.watermarks.get(f, read.watermarks[f]) if ahead else read.watermarks[f]
+        for _, ev in decoded:
+            if isinstance(ev, Event):
+                r = record_key(ev)
+                if r not in blobs:
+                    blobs[r] = ahead.blobs[r] if ahead and r in ahead.blobs else read.blobs[r]
+        if ahead and ahead.states:
+            states = ChainMap(ahead.states, self.states)
         if self.gap_guard is not None:
             self.gap_guard.check((m for m, _ in decoded), watermarks)
-        blobs = dict(zip(records, replies[1:]))
-        return build_plan(decoded, watermarks, blobs, self.rules, self.now(), datetime.now(UTC), self.states)
+        return build_plan(decoded, watermarks, blobs, self.rules, self.now(), datetime.now(UTC), states)
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    watermarks: dict[str, int]
+    blobs: dict[tuple[str, str], bytes | None]
+
+
+@dataclass
+class _Ahead:
+    """What the chunks planned so far write (their scripts may still run)."""
+
+    watermarks: dict[str, int] = field(default_factory=dict)
+    blobs: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
+    states: StateCache = field(default_factory=dict)
+
+    def add(self, plan: Plan) -> None:
+        assert plan.args is not None
+        self.watermarks.update((f, new) for f, _, new in plan.args.watermarks)
+        self.blobs.update(((kind, record_id), blob) for kind, record_id, _, blob in plan.args.records)
+        self.states.update(plan.states)
+
+
+Decoded = list[tuple[RawMessage, Event | InvalidEvent]]
+
+
+# How many turns of the event loop a new task needs to put its command on the
+# wire (redis-py 8 sends on the task's second step; tools/ or
+# benchmarks/own_work.py --chunks shows the overlap). Only the speed depends
+# on it: a script sent later still runs before its outcome is awaited.
+SEND_TURNS = 3
+
+
+async def _let_it_send() -> None:
+    """Yield so that the script just launched is sent before the next chunk's
+    planning holds the event loop."""
+    for _ in range(SEND_TURNS):
+        await asyncio.sleep(0)
+
+
+def _decode(messages: Sequence[RawMessage]) -> Decoded:
+    return [(m, decode_event(m.value)) for m in messages]
+
+
+def _chunks(messages: Sequence[RawMessage], size: int) -> list[Sequence[RawMessage]]:
+    """In order, as few chunks of at most ``size`` as can be, of equal sizes."""
+    if not messages:
+        return []
+    n = -(-len(messages) // max(1, size))
+    step = -(-len(messages) // n)
+    return [messages[i:i + step] for i in range(0, len(messages), step)]
+
+
+def _add_into(total: BatchResult, part: BatchResult) -> None:
+    total.accepted += part.accepted
+    total.duplicates += part.duplicates
+    total.invalid += part.invalid
+    total.skipped += part.skipped
+    total.retries += part.retries
+    total.updates.extend(part.updates)
+
+
+@dataclass
+class _InFlight:
+    """A chunk whose apply script has been sent, and what it was planned from."""
+
+    decoded: Decoded
+    plan: Plan
+    task: asyncio.Future
