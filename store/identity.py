@@ -50,9 +50,17 @@ def fingerprint(value: bytes | None) -> str:
 
 def batch_fingerprints(messages: Iterable, watermarks: Sequence[tuple[str, int, int]]) -> list[tuple[str, str]]:
     """(field, fingerprint of the record at the new watermark) for each
-    ``(field, expected, new)`` the apply script writes."""
-    at = {(watermark_field(m.topic, m.partition), m.offset): m.value for m in messages}
-    return [(f, fingerprint(at[(f, new)])) for f, _, new in watermarks if (f, new) in at]
+    ``(field, expected, new)`` the apply script writes. Stops when every one
+    is found: pass the messages latest first, and it looks at a few."""
+    wanted = {f: new for f, _, new in watermarks}
+    found: dict[str, str] = {}
+    for m in messages:
+        f = watermark_field(m.topic, m.partition)
+        if wanted.get(f) == m.offset and f not in found:
+            found[f] = fingerprint(m.value)
+            if len(found) == len(wanted):
+                break
+    return [(f, found[f]) for f, _, _ in watermarks if f in found]
 
 
 class LogGap(Exception):

@@ -206,7 +206,7 @@ def build_plan(
     if not args.watermarks:
         return Plan(result, dead_letters, None)
     # written with the watermarks: what identifies the log Redis reflects
-    args.fingerprints = batch_fingerprints((m for m, _ in decoded), args.watermarks)
+    args.fingerprints = batch_fingerprints((m for m, _ in reversed(decoded)), args.watermarks)
     return Plan(result, dead_letters, args, written)
 
 
