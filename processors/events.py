@@ -237,14 +237,45 @@ def _fast_instant(text: str) -> datetime | None:
     """``supported_instant`` for a text the schema's pattern already matched
     (date, time, then ``Z`` or ``+hh:mm``): None where that would raise. ASCII
     only, so that the digit comparisons below mean what they say (the pattern's
-    ``\\d`` also matches other scripts' digits: those go the full path)."""
-    if not text.isascii() or (text[-1] != "Z" and (text[-5:-3] > "23" or text[-2:] > "59")):
+    ``\\d`` also matches other scripts' digits: those go the full path).
+
+    The local time is parsed without its suffix and given the suffix's shared
+    timezone object (``shared_offset``) directly, and the range is checked on
+    the UTC wall clock: the same value as parsing the whole text and sharing its
+    offset after, at ~half the cost (two aware comparisons and an offset lookup
+    by ``timedelta`` per instant were ~40% of the decode)."""
+    if not text.isascii():
         return None
+    if text[-1] == "Z":
+        local, tz = text[:-1], UTC
+    else:
+        suffix = text[-6:]
+        tz = _SUFFIX_ZONES.get(suffix)
+        if tz is None:
+            if text[-5:-3] > "23" or text[-2:] > "59":
+                return None
+            try:
+                tz = shared_offset(datetime.fromisoformat("2000-01-01T00:00" + suffix)).tzinfo
+            except ValueError:
+                return None
+            if tz is None:  # not an offset after all: the full path decides
+                return None
+            _SUFFIX_ZONES[suffix] = tz
+        local = text[:-6]
     try:
-        value = shared_offset(datetime.fromisoformat(text))
-        return value if SUPPORTED_FROM <= value < SUPPORTED_UNTIL else None
+        naive = datetime.fromisoformat(local)
+        utc_wall = naive - tz.utcoffset(None)
     except (ValueError, OverflowError):
         return None
+    if naive.tzinfo is not None or not _SUPPORTED_FROM_WALL <= utc_wall < _SUPPORTED_UNTIL_WALL:
+        return None
+    return naive.replace(tzinfo=tz)
+
+
+# '+hh:mm' -> its shared timezone object (processors/timeutil.py shared_offset)
+_SUFFIX_ZONES: dict[str, Any] = {}
+_SUPPORTED_FROM_WALL = SUPPORTED_FROM.replace(tzinfo=None)
+_SUPPORTED_UNTIL_WALL = SUPPORTED_UNTIL.replace(tzinfo=None)
 
 
 def trusted_event(data: dict[str, Any]) -> Event:

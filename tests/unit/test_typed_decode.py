@@ -59,6 +59,8 @@ VALID = [
     {"event_id": "e4", "dossier_id": "D1", "type": "resolved", "occurred_at": "2099-12-31T23:59:59.999999Z",
      "result_electronic": True},
     {"event_id": "dup", "dossier_id": "D1", "type": "synced", "occurred_at": AT},
+    # inside the supported range in UTC, outside it on the local clock
+    {**RECEIVED, "occurred_at": "2100-01-01T06:59:59+07:00", "due_at": "1989-12-31T20:00:00-05:00"},
 ]
 INVALID_VALUES = [
     None, b"", b"\xff\xfe", b"not json", b"[1, 2]", b'"text"', b"null", b"{}",
@@ -79,6 +81,8 @@ INVALID_VALUES = [
     orjson.dumps({**RECEIVED, "occurred_at": "2026-13-02T08:00:00+07:00"}),
     orjson.dumps({**RECEIVED, "occurred_at": "1989-12-31T23:59:59Z"}),
     orjson.dumps({**RECEIVED, "occurred_at": "2100-01-01T00:00:00Z"}),
+    orjson.dumps({**RECEIVED, "occurred_at": "1990-01-01T06:59:59+07:00"}),  # 1989 in UTC
+    orjson.dumps({**RECEIVED, "due_at": "2099-12-31T20:00:00-05:00"}),  # 2100 in UTC
     orjson.dumps({**RECEIVED, "occurred_at": "２０２６-11-02T08:00:00+07:00"}),  # fullwidth digits match \d
     orjson.dumps({**RECEIVED, "due_at": "0001-01-01T00:00:00+07:00"}),
     orjson.dumps({"event_id": "e2", "dossier_id": "D1", "type": "paid", "occurred_at": AT, "method": "online",
