@@ -25,7 +25,7 @@ from store.plan import PlanRules, RawMessage
 from store.writer import BatchApplier
 from tests.gen import history
 from tests.integration.test_pipeline import messy_feed
-from tests.integration.test_workers import CAS_NOW, _snapshot
+from tests.integration.test_workers import CAS_NOW, OVERLAPS, _snapshot, racing_batches
 
 pytestmark = pytest.mark.integration
 
@@ -136,20 +136,11 @@ class RacedInFlight(BatchApplier):
         return outcome
 
 
-@pytest.mark.parametrize("overlap", ["same partition (watermark moved: -1)", "other partition (dossier moved: -2)"])
+@pytest.mark.parametrize("overlap", OVERLAPS)
 def test_a_chunk_in_flight_that_loses_a_race_is_planned_again(url: str, overlap: str) -> None:
-    raw = [orjson.dumps(e) for e in history(43, 120)]
-    first, second = raw[::2], raw[1::2]  # a dossier's events in both halves
-    if overlap.startswith("same"):
-        # the rival writes the racer's first chunk (offsets 0..k-1) first
-        batch = [RawMessage("t", 0, i, v) for i, v in enumerate(first + second)]
-        rival_batch = batch[:20]
-        expected = -1
-    else:
-        # the rival writes the same dossiers from another partition
-        rival_batch = [RawMessage("t", 1, i, v) for i, v in enumerate(first)]
-        batch = [RawMessage("t", 0, i, v) for i, v in enumerate(second)]
-        expected = -2
+    # the rival writes the racer's first chunks (same partition) or the same
+    # dossiers from another partition, before the racer's first script runs
+    rival_batch, batch, expected = racing_batches(history(43, 120), overlap)
     race, alone = f"race{uuid.uuid4().hex[:6]}:", f"alone{uuid.uuid4().hex[:6]}:"
 
     async def run() -> tuple[int, list[int]]:

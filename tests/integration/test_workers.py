@@ -118,22 +118,28 @@ def _snapshot(r: redis.Redis, prefix: str) -> dict:
     return out
 
 
-@pytest.mark.parametrize("overlap", ["same partition (watermark moved: -1)", "other partition (dossier moved: -2)"])
-def test_racing_appliers_retry_and_count_every_event_once(services, overlap: str) -> None:
-    url = f"redis://127.0.0.1:{services[1].port}/0"
-    raw = [orjson.dumps(e) for e in history(31, 150)]
-    # A dossier's events split between the two batches, so both touch it.
+OVERLAPS = ["same partition (watermark moved: -1)", "other partition (dossier moved: -2)"]
+
+
+def racing_batches(events: list[dict], overlap: str) -> tuple[list[RawMessage], list[RawMessage], int]:
+    """(the rival's batch, the racer's batch, the racer's first script outcome
+    when the rival writes first). A dossier's events are split between the two
+    batches, so both touch it."""
+    raw = [orjson.dumps(e) for e in events]
     first, second = raw[::2], raw[1::2]
     if overlap.startswith("same"):
         # one partition: the rival applies offsets 0..k-1 that the racer also
         # read; the racer must skip them after its retry.
-        rival_batch = [RawMessage("t", 0, i, v) for i, v in enumerate(first)]
-        batch = [RawMessage("t", 0, i, v) for i, v in enumerate(first + second)]
-        expected_outcome = -1
-    else:
-        rival_batch = [RawMessage("t", 1, i, v) for i, v in enumerate(first)]
-        batch = [RawMessage("t", 0, i, v) for i, v in enumerate(second)]
-        expected_outcome = -2
+        return ([RawMessage("t", 0, i, v) for i, v in enumerate(first)],
+                [RawMessage("t", 0, i, v) for i, v in enumerate(first + second)], -1)
+    return ([RawMessage("t", 1, i, v) for i, v in enumerate(first)],
+            [RawMessage("t", 0, i, v) for i, v in enumerate(second)], -2)
+
+
+@pytest.mark.parametrize("overlap", OVERLAPS)
+def test_racing_appliers_retry_and_count_every_event_once(services, overlap: str) -> None:
+    url = f"redis://127.0.0.1:{services[1].port}/0"
+    rival_batch, batch, expected_outcome = racing_batches(history(31, 150), overlap)
     race, alone = f"race{uuid.uuid4().hex[:6]}:", f"alone{uuid.uuid4().hex[:6]}:"
 
     async def run() -> tuple[int, list]:
