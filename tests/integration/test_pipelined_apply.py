@@ -25,12 +25,12 @@ from store.plan import PlanRules, RawMessage
 from store.writer import BatchApplier
 from tests.gen import history
 from tests.integration.test_pipeline import messy_feed
-from tests.integration.test_workers import CAS_NOW, OVERLAPS, _snapshot, racing_batches
+from tests.integration.test_workers import CAS_NOW, OVERLAPS, racing_batches, state_snapshot
 
 pytestmark = pytest.mark.integration
 
 
-def _partitioned(values: list[bytes], partitions: int) -> list[RawMessage]:
+def partitioned(values: list[bytes], partitions: int) -> list[RawMessage]:
     """As the producer places them: a dossier's messages on one partition, in order."""
     offsets = [0] * partitions
     out = []
@@ -64,7 +64,7 @@ def url(services) -> str:
 @pytest.mark.parametrize("chunk", [1, 7, 64])
 def test_chunks_written_in_a_pipeline_equal_one_write(url: str, chunk: int) -> None:
     _, values = messy_feed(seed=41 + chunk, dossiers=300)
-    messages = _partitioned(values, 3)
+    messages = partitioned(values, 3)
     batches = [messages[i:i + 400] for i in range(0, len(messages), 400)]
     piped, whole = f"piped{uuid.uuid4().hex[:6]}:", f"whole{uuid.uuid4().hex[:6]}:"
     piped_dl, whole_dl = Recording(), Recording()
@@ -88,13 +88,13 @@ def test_chunks_written_in_a_pipeline_equal_one_write(url: str, chunk: int) -> N
     # written, expected exactly what Redis held when its script ran
     assert asyncio.run(run()) == 0
     sync = redis.Redis.from_url(url)
-    got, want = _numbers(_snapshot(sync, piped)), _numbers(_snapshot(sync, whole))
+    got, want = numbers_of(state_snapshot(sync, piped)), numbers_of(state_snapshot(sync, whole))
     assert got and got == want
     assert piped_dl.sent and sorted(piped_dl.sent) == sorted(whole_dl.sent)
     assert len(set(piped_dl.sent)) == len(piped_dl.sent)  # each dead letter once
 
 
-def _numbers(snapshot: dict) -> dict:
+def numbers_of(snapshot: dict) -> dict:
     """A snapshot as the numbers see it. Two things depend on where batches
     are cut, as fetch boundaries always did, and are left out: a counter field
     at 0 (a count one chunk adds and a later one takes back; one write summing
@@ -161,5 +161,5 @@ def test_a_chunk_in_flight_that_loses_a_race_is_planned_again(url: str, overlap:
     assert outcomes[0] == expected and retries >= 1, outcomes
     assert outcomes[-1] == 1 and len(outcomes) > 2, outcomes  # the later chunks were written after the retry
     sync = redis.Redis.from_url(url)
-    raced, reference = _numbers(_snapshot(sync, race)), _numbers(_snapshot(sync, alone))
+    raced, reference = numbers_of(state_snapshot(sync, race)), numbers_of(state_snapshot(sync, alone))
     assert raced and raced == reference

@@ -5,6 +5,7 @@ cluster (tests/cluster.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -19,8 +20,11 @@ import pytest
 from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
+from processors.calendar import WorkingCalendar
 from store.keys import Keys
-from store.layout import LayoutMismatch, open_sync
+from store.layout import LayoutMismatch, async_client, open_sync
+from store.plan import PlanRules
+from store.writer import BatchApplier
 from tests.cluster import LocalCluster, start_redis_cluster
 from tests.integration.conftest import Stack
 from tests.integration.test_deadlines import expected_states
@@ -33,6 +37,8 @@ from tests.integration.test_pipeline import (
     read_topic,
     send,
 )
+from tests.integration.test_pipelined_apply import Recording, numbers_of, partitioned
+from tests.integration.test_workers import CAS_NOW, state_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +189,41 @@ def test_notify_dry_run_reads_the_notifiers_keys_on_a_cluster(cluster_stack: Sta
                          env=stack.env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"next digest: {digest_at.isoformat()}; alerts waiting for it: dng-sxd (2)" in out.stdout, out.stdout
+
+
+def test_on_a_cluster_chunks_written_in_a_pipeline_equal_one_write(cluster: LocalCluster) -> None:
+    """Each partition's share is written in pipelined chunks on its own
+    master (store/writer.py), as on a single node: the same state as one write
+    per share, each dead letter sent once, no retry."""
+    _, values = messy_feed(seed=47, dossiers=300)
+    messages = partitioned(values, 4)
+    batches = [messages[i:i + 600] for i in range(0, len(messages), 600)]
+    tag = uuid.uuid4().hex[:6]
+    piped, whole = Keys(f"piped{tag}:", 4), Keys(f"whole{tag}:", 4)
+    piped_dl, whole_dl = Recording(), Recording()
+
+    async def run() -> int:
+        r = async_client(cluster.url, True)
+        try:
+            rules = PlanRules(WorkingCalendar())
+            pipelined = BatchApplier(r, piped, piped_dl, rules, lambda: CAS_NOW, pipeline_chunk=9)
+            one_write = BatchApplier(r, whole, whole_dl, rules, lambda: CAS_NOW, pipeline_chunk=10**9)
+            retries = 0
+            for batch in batches:
+                retries += (await pipelined.apply(batch)).retries
+                await one_write.apply(batch)
+            return retries
+        finally:
+            await r.aclose()
+
+    assert asyncio.run(run()) == 0
+    client = RedisCluster.from_url(cluster.url)
+    try:
+        for p in range(4):
+            got = numbers_of(state_snapshot(client, piped.shard(p).prefix))
+            want = numbers_of(state_snapshot(client, whole.shard(p).prefix))
+            assert got and got == want, p
+    finally:
+        client.close()
+    assert piped_dl.sent and sorted(piped_dl.sent) == sorted(whole_dl.sent)
+    assert len(set(piped_dl.sent)) == len(piped_dl.sent)

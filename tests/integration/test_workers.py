@@ -104,7 +104,7 @@ class Interleaved(BatchApplier):
         return plan
 
 
-def _snapshot(r: redis.Redis, prefix: str) -> dict:
+def state_snapshot(r: redis.Redis, prefix: str) -> dict:
     """What the numbers are made of: counters, globals, watermarks, open
     states, and each dossier's event set."""
     out: dict = {}
@@ -171,5 +171,5 @@ def test_racing_appliers_retry_and_count_every_event_once(services, overlap: str
     retries, outcomes = asyncio.run(run())
     assert retries >= 1 and outcomes[0] == expected_outcome and outcomes[-1] == 1, outcomes
     sync = redis.Redis.from_url(url)
-    raced, reference = _snapshot(sync, race), _snapshot(sync, alone)
+    raced, reference = state_snapshot(sync, race), state_snapshot(sync, alone)
     assert raced and raced == reference
