@@ -1,6 +1,6 @@
 """A worker's own work per event, without Kafka and Faust; prints figures.
 
-    .venv/bin/python benchmarks/own_work.py [--events 30000] [--batch 500] [--profile]
+    .venv/bin/python benchmarks/own_work.py [--events 30000] [--batch 500] [--chunks 500] [--profile]
 
 Feeds the bench events of benchmarks/pipeline.py (clustered: a dossier's events
 adjacent; time-ordered: each in a different batch) through the real write path
