@@ -31,6 +31,9 @@ prepends them to every script), so renaming a key is a one-line change.
     {p}state:owners          hash partition -> JSON {worker, until}: which worker applies it
     {p}state:partitions      Redis Cluster only: the Kafka partition count the keys are
                              tagged by, recorded at first start (store/layout.py)
+    {p}state:rules           the counting rules the counters were written with
+                             (CountingRules.fingerprint), recorded by the first worker and
+                             by `chiso rebuild`; a worker with other rules refuses to start
     {p}applied_at            unix time of the last applied batch
     {p}seq, {p}unit_seq      change feed: a counter bumped by every script call that changes
                              a unit's counters, petitions or open dossiers (apply, timer
@@ -98,6 +101,7 @@ PATTERNS: dict[str, str] = {
     "halted": "state:halted",
     "owners": "state:owners",
     "partitions": "state:partitions",
+    "rules": "state:rules",
     "applied_at": "applied_at",
     "seq": "seq",
     "unit_seq": "unit_seq",
@@ -129,7 +133,7 @@ def _params(pattern: str) -> list[str]:
 
 # The state's identity keys that the apply path does not write: on a cluster
 # they live together under one fixed tag (store/identity.py).
-_STATE_SHARED = frozenset({"generation", "rebuilding", "halted", "owners", "partitions"})
+_STATE_SHARED = frozenset({"generation", "rebuilding", "halted", "owners", "partitions", "rules"})
 
 
 @dataclass(frozen=True)

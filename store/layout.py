@@ -104,13 +104,35 @@ async def check_partitions_async(client: aioredis.Redis, keys: Keys) -> None:
         raise LayoutMismatch(mismatch_message(recorded, keys.partitions))
 
 
-def open_sync(url: str, mode: Mode, prefix: str, partitions: int, wait_s: float = 30.0,
+class RulesMismatch(LayoutMismatch):
+    """The counters in Redis were written with other counting rules."""
+
+
+def check_rules(client: redis.Redis, keys: Keys, rules: str) -> None:
+    """Record the counting rules (``CountingRules.fingerprint``) at first
+    start; refuse other ones later: counters written under two sets of rules
+    would add up to numbers that neither set gives (processors/rules.py)."""
+    key = keys.state("rules")
+    client.set(key, rules, nx=True)
+    recorded = client.get(key).decode()
+    if recorded != rules:
+        raise RulesMismatch(
+            f"quy tắc đếm khác với dữ liệu đã lưu / the counters in Redis were counted with the rules "
+            f"{recorded}, these settings give {rules} (CHISO_INDEX__SECOND_SUPPLEMENT_IS_LATE, "
+            f"CHISO_INDEX__SYNC_MAX_DELAY_HOURS, CHISO_INDEX__PETITION_WORKING_DAYS): set them back, or count "
+            f"again from the events with `chiso rebuild` (docs/settings.md)")
+
+
+def open_sync(url: str, mode: Mode, prefix: str, partitions: int, wait_s: float = 30.0, rules: str | None = None,
               **kwargs) -> tuple[redis.Redis, Keys]:
-    """A client and the keys of the layout it serves, the partition count checked."""
+    """A client and the keys of the layout it serves, the partition count
+    checked, and the counting rules when a writer names them."""
     cluster = is_cluster(url, mode, wait_s)
     keys = layout_keys(prefix, cluster, partitions)
     client = sync_client(url, cluster, **kwargs)
     check_partitions(client, keys)
+    if rules is not None:
+        check_rules(client, keys, rules)
     return client, keys
 
 
@@ -160,10 +182,12 @@ def open_reader(url: str, mode: Mode, prefix: str, partitions: int,
     return client, keys, LayoutCheck(url, cluster, confirmed)
 
 
-def prepare(url: str, mode: Mode, prefix: str, partitions: int, wait_s: float = 300.0) -> tuple[bool, Keys]:
+def prepare(url: str, mode: Mode, prefix: str, partitions: int, wait_s: float = 300.0,
+            rules: str | None = None) -> tuple[bool, Keys]:
     """For asyncio processes that write, at start (before their loop): whether
-    the server is a cluster, and the keys, the partition count checked with a
-    short-lived client. Waits for Redis up to ``wait_s``."""
-    client, keys = open_sync(url, mode, prefix, partitions, wait_s)
+    the server is a cluster, and the keys, the partition count (and the
+    counting rules, when given) checked with a short-lived client. Waits for
+    Redis up to ``wait_s``."""
+    client, keys = open_sync(url, mode, prefix, partitions, wait_s, rules)
     client.close()
     return keys.clustered, keys

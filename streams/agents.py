@@ -55,7 +55,9 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
         # hand the worker batches it has no keys for. Checked before prepare() records the
         # count, so that a mistaken CHISO_PARTITIONS leaves nothing behind to undo.
         check_topic_partitions(config.kafka, config.topics.events, config.partitions)
-    _, keys = prepare(config.redis_url, "yes" if clustered else "no", config.redis_prefix, config.partitions)
+    # the counters must all be written with the same counting rules (store/layout.py check_rules)
+    _, keys = prepare(config.redis_url, "yes" if clustered else "no", config.redis_prefix, config.partitions,
+                      rules=config.counting.fingerprint())
     now = config.clock
 
     parts: dict = {}

@@ -218,3 +218,41 @@ def test_readiness_without_a_topic_or_a_worker(make_stack) -> None:
     body = wait_not_ready(stack)
     assert any("no worker" in reason for reason in body["reasons"]), body
     assert body["lag"] == 0
+
+
+def _worker_refuses(env: dict) -> str:
+    done = subprocess.run([sys.executable, "-m", "chiso.cli", "worker"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(lines) == 1, done.stdout + done.stderr
+    return lines[0]
+
+
+def test_other_counting_rules_refuse_to_start_until_chiso_rebuild(make_stack) -> None:
+    """Counters written under two sets of counting rules add up to numbers
+    neither gives: a worker with other rules refuses to start (one line, exit
+    2) until `chiso rebuild` counts everything again with them."""
+    stack = fault_stack(make_stack)
+    events, messages = messy_feed(seed=40, dossiers=100)
+    send(stack, messages)
+    stack.wait_ready()
+    assert_matches_reference(stack, events)
+    old_rules = stack.settings.index.counting_rules().fingerprint()
+    rules_key = f"{stack.settings.redis_prefix}state:rules"
+    assert stack.redis.get(rules_key).decode() == old_rules
+    stack.kill("worker")
+
+    other = {**stack.env, "CHISO_INDEX__PETITION_WORKING_DAYS": "10"}
+    line = _worker_refuses(other)
+    assert f"counted with the rules {old_rules}" in line and "pd=10" in line and "chiso rebuild" in line
+    assert stack.redis.get(rules_key).decode() == old_rules  # nothing changed by the refusal
+
+    done = subprocess.run([sys.executable, "-m", "chiso.cli", "rebuild", "--quiet"], env=other,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    new_rules = stack.redis.get(rules_key).decode()
+    assert new_rules != old_rules and "pd=10" in new_rules
+    assert "pd=10" in _worker_refuses(stack.env)  # now the old rules are the other ones
+    stack.env = other
+    stack.start("worker")
+    stack.wait_ready(timeout_s=180)
