@@ -68,6 +68,8 @@ class BatchResult:
 # keeps between batches. An entry is used only when Redis still holds exactly
 # that blob (bytes compared), so it can never stand for another state.
 StateCache = dict[str, tuple[bytes, DossierState]]
+# what a plan reads such states from: a StateCache, or several stacked (ChainMap)
+StateLookup = Mapping[str, tuple[bytes, DossierState]]
 
 
 @dataclass
@@ -109,11 +111,11 @@ class PlanRules:
 def build_plan(
     decoded: list[tuple[RawMessage, Event | InvalidEvent]],
     watermarks: dict[str, int],
-    blobs: dict[tuple[str, str], bytes | None],
+    blobs: Mapping[tuple[str, str], bytes | None],
     rules: PlanRules,
     now: datetime,
     processed_at: datetime,
-    states: Mapping[str, tuple[bytes, DossierState]] | None = None,
+    states: StateLookup | None = None,
 ) -> Plan:
     """``watermarks``: field -> last applied offset (-1: none) for every
     partition in the batch; ``blobs``: the stored record of every dossier and
@@ -237,7 +239,7 @@ def record_key(ev: Event) -> tuple[str, str]:
 
 def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rules: PlanRules, now: datetime,
                   args: ApplyArgs, deltas: list[dict[tuple[str, str, str], int]],
-                  result: BatchResult, states: Mapping[str, tuple[bytes, DossierState]] | None = None,
+                  result: BatchResult, states: StateLookup | None = None,
                   written: StateCache | None = None) -> tuple[tuple[Event, ...], int]:
     cached = states.get(dossier_id) if states is not None and blob else None
     state = cached[1] if cached is not None and cached[0] == blob else decode_dossier(blob)

@@ -30,11 +30,10 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
-from processors.dossier_update import DossierState
 from processors.events import Event, InvalidEvent, decode_event
 from store.identity import GapGuard
 from store.keys import Keys, watermark_field
-from store.plan import BatchResult, Plan, PlanRules, RawMessage, StateCache, build_plan, record_key
+from store.plan import BatchResult, Plan, PlanRules, RawMessage, StateCache, StateLookup, build_plan, record_key
 from store.scripts import PETITION, script
 
 log = logging.getLogger(__name__)
@@ -224,18 +223,15 @@ class BatchApplier:
 
     def _build(self, decoded: Decoded, read: _Read, ahead: _Ahead | None) -> Plan:
         """The plan of ``decoded`` against what was read, overlaid by what the
-        chunks planned before it (``ahead``) write."""
-        watermarks = {watermark_field(m.topic, m.partition): -1 for m, _ in decoded}
-        blobs: dict[tuple[str, str], bytes | None] = {}
-        states: Mapping[str, tuple[bytes, DossierState]] = self.states
-        for f in watermarks:
-            watermarks[f] = ahead.watermarks.get(f, read.watermarks[f]) if ahead else read.watermarks[f]
-        for _, ev in decoded:
-            if isinstance(ev, Event):
-                r = record_key(ev)
-                if r not in blobs:
-                    blobs[r] = ahead.blobs[r] if ahead and r in ahead.blobs else read.blobs[r]
-        if ahead and ahead.states:
+        chunks planned before it (``ahead``) write. ``read`` may hold more than
+        ``decoded`` needs (a pipelined batch's other chunks): the plan looks up
+        only its own partitions and records."""
+        watermarks: dict[str, int] = read.watermarks
+        blobs: Mapping[tuple[str, str], bytes | None] = read.blobs
+        states: StateLookup = self.states
+        if ahead is not None:
+            watermarks = {f: ahead.watermarks.get(f, w) for f, w in read.watermarks.items()}
+            blobs = ChainMap(ahead.blobs, read.blobs)
             states = ChainMap(ahead.states, self.states)
         if self.gap_guard is not None:
             self.gap_guard.check((m for m, _ in decoded), watermarks)
