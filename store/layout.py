@@ -83,13 +83,17 @@ def mismatch_message(recorded: int, wanted: int) -> str:
             f"state out again for {wanted}: flush the cluster (FLUSHALL on each master) and run `chiso rebuild`")
 
 
+def recorded_first(client: redis.Redis, key: str, value: str | int) -> bytes:
+    """``value`` stored at ``key`` unless something is already; what is there."""
+    client.set(key, value, nx=True)
+    return client.get(key)
+
+
 def check_partitions(client: redis.Redis, keys: Keys) -> None:
     """Record the partition count at first start; refuse another one later."""
     if not keys.clustered:
         return
-    key = keys.state("partitions")
-    client.set(key, keys.partitions, nx=True)
-    recorded = int(client.get(key))
+    recorded = int(recorded_first(client, keys.state("partitions"), keys.partitions))
     if recorded != keys.partitions:
         raise LayoutMismatch(mismatch_message(recorded, keys.partitions))
 
@@ -112,9 +116,7 @@ def check_rules(client: redis.Redis, keys: Keys, rules: str) -> None:
     """Record the counting rules (``CountingRules.fingerprint``) at first
     start; refuse other ones later: counters written under two sets of rules
     would add up to numbers that neither set gives (processors/rules.py)."""
-    key = keys.state("rules")
-    client.set(key, rules, nx=True)
-    recorded = client.get(key).decode()
+    recorded = recorded_first(client, keys.state("rules"), rules).decode()
     if recorded != rules:
         raise RulesMismatch(
             f"quy tắc đếm khác với dữ liệu đã lưu / the counters in Redis were counted with the rules "
