@@ -129,22 +129,27 @@ def build_plan(
     new_wm: dict[str, int] = dict(watermarks)
     per_record: dict[tuple[str, str], list[tuple[RawMessage, Event]]] = defaultdict(list)
     dead_letters: list[dict] = []
-    args = ApplyArgs(applied_at=processed_at.timestamp())
+    args = ApplyArgs(applied_at=processed_at.timestamp(), rules=rules.counting.fingerprint())
     globals_delta: dict[str, int] = defaultdict(int)
+    fields_of: dict[tuple[str, int], str] = {}  # (topic, partition) -> watermark field
     for m, ev in decoded:
-        wf = watermark_field(m.topic, m.partition)
+        wf = fields_of.get((m.topic, m.partition))
+        if wf is None:
+            wf = fields_of[(m.topic, m.partition)] = watermark_field(m.topic, m.partition)
         if m.offset <= watermarks[wf]:
             result.skipped += 1
             continue
-        new_wm[wf] = max(new_wm[wf], m.offset)
+        if m.offset > new_wm[wf]:
+            new_wm[wf] = m.offset
         if isinstance(ev, InvalidEvent):
             result.invalid += 1
             globals_delta[f"inv:{ev.reason}"] += 1
             dead_letters.append(dead_letter(m, ev.reason, ev.detail, processed_at))
         else:
-            per_record[record_key(ev)].append((m, ev))
+            per_record[(PETITION if ev.is_petition else DOSSIER, ev.key)].append((m, ev))
 
     cells: dict[tuple[str, str, str], int] = defaultdict(int)
+    event_types: dict[str, int] = defaultdict(int)
     for (kind, record_id), pairs in per_record.items():
         blob = blobs.get((kind, record_id))
         if kind == DOSSIER and is_tombstone(blob):  # dropped by the retention: never applied to an empty state
@@ -153,17 +158,15 @@ def build_plan(
             dead_letters.extend(dead_letter(m, "expired", expired_detail(record_id), processed_at) for m, _ in pairs)
             continue
         events = [ev for _, ev in pairs]
-        # One record's plan is made apart and merged only when it succeeded: a
-        # dossier or petition that cannot be applied (any exception of the
-        # domain) costs only its own new messages, dead-lettered, never the batch.
-        part, part_globals, part_result = ApplyArgs(applied_at=0.0), defaultdict(int), BatchResult()
-        part_deltas: list[dict[tuple[str, str, str], int]] = []
+        # A record that cannot be applied (any exception of the domain) costs
+        # only its own new messages, dead-lettered, never the batch: everything
+        # that may raise runs before anything is added to the batch's plan.
         try:
             if kind == PETITION:
+                part, part_globals = ApplyArgs(applied_at=0.0), defaultdict(int)
                 added, duplicates = _plan_petition(record_id, blob, events, rules, part, part_globals)
             else:
-                added, duplicates = _plan_dossier(record_id, blob, events, rules, now, part, part_deltas, part_result,
-                                                  states, written)
+                update, planned = _plan_dossier(record_id, blob, events, rules, now, states)
         except Exception as exc:  # noqa: BLE001 - isolate the record, keep the pipeline moving
             log.warning("%s %s cannot be applied (%d new messages dead-lettered): %r", kind, record_id, len(pairs), exc)
             result.invalid += len(pairs)
@@ -171,17 +174,23 @@ def build_plan(
             dead_letters.extend(dead_letter(m, "unprocessable", f"{type(exc).__name__}: {exc}", processed_at)
                                 for m, _ in pairs)
             continue
-        args.merge(part)
-        result.updates.extend(part_result.updates)
-        for delta in part_deltas:  # summed straight into the batch's cells: no per-record copy
-            for cell, n in delta.items():
-                cells[cell] += n
-        for name, n in part_globals.items():
-            globals_delta[name] += n
+        if kind == PETITION:
+            args.merge(part)
+            for name, n in part_globals.items():
+                globals_delta[name] += n
+        else:
+            added, duplicates = update.added, update.duplicates
+            if planned is not None:
+                _add_dossier(args, written, record_id, update, planned)
+                result.updates.append(update)
+                for cell, n in update.delta.items():  # summed straight into the batch's cells
+                    cells[cell] += n
         result.duplicates += duplicates
         result.accepted += len(added)
         for e in added:
-            globals_delta[f"ev:{e.type}"] += 1
+            event_types[e.type] += 1
+    for event_type, n in event_types.items():
+        globals_delta[f"ev:{event_type}"] += n
     # Sum the batch's cells first (many dossiers share a unit, a day and a
     # field), then group them by (unit, day): apply.lua counts each in its day,
     # month and year buckets (renaming as-of fields as processors/windows.py
@@ -237,29 +246,43 @@ def record_key(ev: Event) -> tuple[str, str]:
     return (PETITION if ev.is_petition else DOSSIER, ev.key)
 
 
+@dataclass(frozen=True, slots=True)
+class _DossierWrite:
+    """What one changed dossier adds to the batch's plan, all computed before
+    any of it is added (so a failure leaves the plan untouched)."""
+
+    old_version: int
+    blob: bytes
+    open: OpenUpdate
+    end: float | None
+
+
 def _plan_dossier(dossier_id: str, blob: bytes | None, events: list[Event], rules: PlanRules, now: datetime,
-                  args: ApplyArgs, deltas: list[dict[tuple[str, str, str], int]],
-                  result: BatchResult, states: StateLookup | None = None,
-                  written: StateCache | None = None) -> tuple[tuple[Event, ...], int]:
+                  states: StateLookup | None = None) -> tuple[DossierUpdate, _DossierWrite | None]:
+    """The dossier's update and, if it changed, what it writes."""
     cached = states.get(dossier_id) if states is not None and blob else None
     state = cached[1] if cached is not None and cached[0] == blob else decode_dossier(blob)
     update = apply_events(dossier_id, state, events, rules.counting)
     if not update.changed:
-        return (), update.duplicates
-    result.updates.append(update)
-    new_blob = encode_dossier(update.state)
-    args.records.append((DOSSIER, dossier_id, split_dossier(blob)[0], new_blob))
-    if written is not None:
-        written[dossier_id] = (new_blob, update.state)
+        return update, None
+    facts = update.facts
+    assert facts is not None
+    return update, _DossierWrite(split_dossier(blob)[0], encode_dossier(update.state),
+                                 open_update(dossier_id, facts, now, rules.calendar, rules.counting),
+                                 facts.end_at.timestamp() if facts.end_at is not None else None)
+
+
+def _add_dossier(args: ApplyArgs, written: StateCache, dossier_id: str, update: DossierUpdate,
+                 planned: _DossierWrite) -> None:
+    args.records.append((DOSSIER, dossier_id, planned.old_version, planned.blob))
+    written[dossier_id] = (planned.blob, update.state)
+    args.open.append(planned.open)
+    args.closed.append((dossier_id, planned.end))
     assert update.facts is not None
-    args.open.append(open_update(dossier_id, update.facts, now, rules.calendar, rules.counting))
-    args.closed.append((dossier_id, update.facts.end_at.timestamp() if update.facts.end_at is not None else None))
     if update.facts.procedure_id is not None:
         args.procedures.add(update.facts.procedure_id)
-    deltas.append(update.delta)
     args.asof_removed.extend(update.instants_removed)
     args.asof_added.extend(update.instants_added)
-    return update.added, update.duplicates
 
 
 def _plan_petition(petition_id: str, blob: bytes | None, events: list[Event], rules: PlanRules,
