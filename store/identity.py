@@ -148,9 +148,12 @@ class StateIdentity:
                         for f, w, fp in zip(some, wms, fps)})
         return out
 
-    async def flush(self, reason: str, targets: dict[str, int] | None = None) -> str:
+    async def flush(self, reason: str, rules: str, targets: dict[str, int] | None = None) -> str:
         """Delete every derived key at once (one script: no batch can be half
-        inside), stamp a new generation and raise the rebuilding flag.
+        inside), stamp a new generation, raise the rebuilding flag and record
+        the counting rules what follows is counted with (``rules``,
+        ``CountingRules.fingerprint``): a worker still running with other rules
+        can write nothing after this (apply.lua).
 
         On a Redis Cluster there is one script per partition's keys: the
         rebuilding flag is raised first, so that readiness says 503 while the
@@ -158,16 +161,20 @@ class StateIdentity:
         generation = new_generation()
         flag = rebuilding_flag(reason, targets)
         if not self.keys.clustered:
-            await self._flush(keys=[self.keys.route], args=[self.keys.prefix, generation, flag,
+            await self._flush(keys=[self.keys.route], args=[self.keys.prefix, generation, flag, rules,
                                                             *derived_globs(self.keys)])
             return generation
         await self.redis.set(self.keys.state("rebuilding"), flag)
         for shard in self.keys.shards:
-            await self._flush(keys=[shard.route], args=[shard.prefix, generation, flag, *derived_globs(shard)])
+            await self._flush(keys=[shard.route], args=[shard.prefix, generation, flag, rules,
+                                                        *derived_globs(shard)])
             # the script (shared with the single node) also stamped the partition's
-            # own copies of the identity keys, which nothing reads: the real ones are under {state}
+            # own copies of the identity keys, which nothing reads: the real ones are
+            # under {state}. Except the rules: the partition's copy is what its apply
+            # script checks (one slot per script call).
             await self.redis.delete(*(shard.state(n) for n in ("generation", "halted", "rebuilding")))
         await self.redis.set(self.keys.state("generation"), generation)
+        await self.redis.set(self.keys.state("rules"), rules)
         await self.redis.delete(self.keys.state("halted"))
         await self.redis.set(self.keys.state("rebuilding"), flag)
         return generation

@@ -112,6 +112,15 @@ class RulesMismatch(LayoutMismatch):
     """The counters in Redis were written with other counting rules."""
 
 
+def rules_changed(recorded: str, rules: str) -> RulesMismatch:
+    """What a running worker says when `chiso rebuild` recorded other rules
+    than its own (the apply script refused its batch, store/writer.py)."""
+    return RulesMismatch(
+        f"quy tắc đếm đã đổi (chiso rebuild), worker này dừng / the counters in Redis are now counted with "
+        f"the rules {recorded}, this worker's settings give {rules}: it writes nothing more and stops; start "
+        f"the workers with the settings the rebuild used (docs/settings.md)")
+
+
 def check_rules(client: redis.Redis, keys: Keys, rules: str) -> None:
     """Record the counting rules (``CountingRules.fingerprint``) at first
     start; refuse other ones later: counters written under two sets of rules

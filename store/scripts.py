@@ -60,6 +60,7 @@ class ApplyArgs:
     """Everything one batch writes (``apply.lua``)."""
 
     applied_at: float
+    rules: str = ""  # CountingRules.fingerprint of the plan: apply.lua refuses other rules than the state's
     watermarks: list[tuple[str, int, int]] = field(default_factory=list)    # field, expected, new
     records: list[tuple[str, str, int, bytes]] = field(default_factory=list)  # kind, id, expected version, blob
     # (unit, day) -> {field: delta}, no zero delta: apply.lua counts each in the
@@ -104,7 +105,7 @@ class ApplyArgs:
 
     def flat(self, prefix: str) -> list:
         """The positional arguments, ARGV[1..] as ``apply.lua`` reads them."""
-        args: list = [prefix, f"{self.applied_at:.3f}", len(self.watermarks)]
+        args: list = [prefix, f"{self.applied_at:.3f}", self.rules, len(self.watermarks)]
         for f, expected, new in self.watermarks:
             args += [f, str(expected), str(new)]
         args.append(len(self.records))

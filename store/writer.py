@@ -33,6 +33,7 @@ import redis.asyncio as aioredis
 from processors.events import Event, InvalidEvent, decode_event
 from store.identity import GapGuard
 from store.keys import Keys, watermark_field
+from store.layout import rules_changed
 from store.plan import BatchResult, Plan, PlanRules, RawMessage, StateCache, StateLookup, build_plan, record_key
 from store.scripts import PETITION, script
 
@@ -47,6 +48,8 @@ SendDeadLetters = Callable[[list[dict]], Awaitable[None]]
 # chunk, so Redis does more HINCRBYs) and costs a script call: 500 was the best
 # of 250 / 500 / 1,000 on both feeds (docs/performance.md).
 PIPELINE_CHUNK = 500
+
+OTHER_RULES = -3  # apply.lua: the state is counted with other counting rules
 
 
 class BatchApplier:
@@ -182,8 +185,15 @@ class BatchApplier:
         return False
 
     async def _run(self, plan: Plan, keys: Keys) -> int:
+        """The apply script's outcome: 1 written, -1 / -2 a lost race; raises
+        ``RulesMismatch`` when the state is counted with other rules (a
+        rebuild recorded new ones while this worker ran): no retry can help."""
         assert plan.args is not None
-        return await self._script(keys=[keys.route], args=plan.args.argv(keys.prefix))
+        outcome = await self._script(keys=[keys.route], args=plan.args.argv(keys.prefix))
+        if outcome == OTHER_RULES:
+            recorded = await self.redis.get(keys.state("rules"))
+            raise rules_changed((recorded or b"").decode(), plan.args.rules)
+        return outcome
 
     async def _send_dead_letters(self, plan: Plan, sent: set[tuple]) -> None:
         """Sent and acknowledged before the script that moves their watermark

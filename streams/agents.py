@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+from dataclasses import dataclass
 
 import faust
 import orjson
@@ -44,7 +47,16 @@ def check_topic_partitions(kafka: str, topic: str, partitions: int) -> None:
                              f"new, or see docs/architecture.md, Redis Cluster, to change the count)")
 
 
-def register_agents(app: faust.App, config: WorkerConfig) -> None:
+@dataclass
+class WorkerStop:
+    """Why the worker stopped itself (None: it did not): a mismatch that no
+    retry can mend (store/layout.py), which ``chiso worker`` then prints as
+    its one line and exit status (streams/worker.py)."""
+
+    reason: LayoutMismatch | None = None
+
+
+def register_agents(app: faust.App, config: WorkerConfig) -> WorkerStop:
     events = app.topic(config.topics.events, partitions=config.partitions)
     dead_letters = app.topic(config.topics.dead_letters, partitions=config.partitions)
     calendar = WorkingCalendar(config.calendar)
@@ -62,6 +74,7 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
 
     parts: dict = {}
     _close_on_shutdown(app, parts)
+    stop = WorkerStop()
 
     def redis_client() -> aioredis.Redis:
         # Created lazily, inside the worker's event loop.
@@ -81,6 +94,18 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
 
     @app.agent(events, name="apply-dossier-events")
     async def apply_dossier_events(stream: faust.Stream) -> None:
+        try:
+            await apply_stream(stream)
+        except LayoutMismatch as exc:
+            # e.g. `chiso rebuild` recorded other counting rules while this worker
+            # ran: it must write nothing more, and retrying cannot help. Stop the
+            # way an operator does (SIGTERM: Faust's own shutdown; the batch in
+            # hand is not acknowledged, so nothing is lost).
+            log.error("%s", exc)
+            stop.reason = exc
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    async def apply_stream(stream: faust.Stream) -> None:
         applier = BatchApplier(redis_client(), keys, send_dead_letters, PlanRules(calendar, config.counting), now,
                                gap_guard=keeper.guard)
         if config.transport == BATCH_SCHEME:
@@ -131,6 +156,8 @@ def register_agents(app: faust.App, config: WorkerConfig) -> None:
         except Exception:  # noqa: BLE001 - the next run retries
             log.exception("retention sweep failed")
 
+    return stop
+
 
 def _close_on_shutdown(app: faust.App, parts: dict) -> None:
     @app.on_before_shutdown.connect
@@ -149,7 +176,7 @@ async def retry_until_done(step, what: str) -> None:
         try:
             await step()
             return
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, LayoutMismatch):  # a mismatch stops the worker: no retry mends it
             raise
         except Exception:  # noqa: BLE001 - anything else must stall, not skip, the batch
             log.exception("applying %s failed; retrying in %.1fs", what, delay)

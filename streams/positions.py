@@ -272,7 +272,7 @@ class PositionKeeper:
         log.warning("the event log was reset (%s); CHISO_ON_LOG_RESET=rebuild: applying the available log again",
                     reason)
         targets = {watermark_field(self.topic, p): end - 1 for p, (_, end) in offsets.items() if end > 0}
-        await identity.flush(f"event log reset: {reason}", targets)
+        await identity.flush(f"event log reset: {reason}", self.config.counting.fingerprint(), targets)
         self._last_wm.clear()
         self._applied.clear()
         for p in parts:

@@ -59,9 +59,8 @@ async def rebuild(config: WorkerConfig, reason: str = "chiso rebuild",
         starts = {TopicPartition(topic, p): start for p, (start, _) in offsets.items()}
         targets = {watermark_field(topic, tp.partition): end - 1 for tp, end in ends.items() if end > starts[tp]}
         identity = StateIdentity(redis_client, keys)
-        generation = await identity.flush(reason, targets)
         # what is counted from now on is counted with these rules (store/layout.py check_rules)
-        await redis_client.set(keys.state("rules"), config.counting.fingerprint())
+        generation = await identity.flush(reason, config.counting.fingerprint(), targets)
         on_total(sum(max(0, ends[tp] - starts[tp]) for tp in ends))
         started = time.monotonic()
 

@@ -14,7 +14,12 @@ from streams.config import WorkerConfig
 
 def run(config: WorkerConfig) -> None:
     app = create_app(config)
-    register_agents(app, config)
+    stop = register_agents(app, config)
     logging.getLogger("faust").setLevel(logging.WARNING)
     sys.argv = sys.argv[:1]  # Faust's command line must not see ours
-    Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    try:
+        Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    except SystemExit:
+        if stop.reason is not None:  # the worker stopped itself: its one line and status (chiso/errors.py)
+            raise stop.reason from None
+        raise

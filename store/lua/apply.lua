@@ -1,5 +1,5 @@
 -- Apply one batch atomically (store/writer.py). ARGV (store/scripts.py ApplyArgs):
---   prefix, applied_at,
+--   prefix, applied_at, counting rules (CountingRules.fingerprint),
 --   n_wm, (field, expected, new)*,
 --   n_records, (kind d|p, id, expected_version, blob)*,
 --   n_cell_groups, (unit, day, n_fields, (field, delta)*)*, n_globals, (field, delta)*,
@@ -10,7 +10,8 @@
 --   n_procedures, procedure*,
 --   n_closed, (dossier, end or '' when not closed)*,
 --   n_fingerprints, (field, fingerprint)*   (store/identity.py: the record at each new watermark)
--- Returns 1, or -1 / -2 when a watermark / a record moved since it was read.
+-- Returns 1, or -1 / -2 when a watermark / a record moved since it was read,
+-- or -3 when the state is counted with other rules (store/layout.py check_rules).
 -- Sent as two arguments, the prefix and the rest as ONE msgpack array
 -- (ApplyArgs.argv): unpacked here into a local ARGV with the layout above.
 local ARGV = (function(prefix, packed)
@@ -18,7 +19,15 @@ local ARGV = (function(prefix, packed)
   for i = 1, #packed do args[i + 1] = packed[i] end
   return args
 end)(ARGV[1], cmsgpack.unpack(ARGV[2]))
-local p = 3
+-- The rules the state is counted with (state:rules; on a Redis Cluster the
+-- partition's own copy, in its slot): recorded by the first write if absent,
+-- and a batch planned with other ones writes nothing. A worker started with
+-- other rules refuses to start; this catches one that was already running
+-- when `chiso rebuild` recorded new ones.
+local rules_key = key_rules()
+local rules = redis.call('GET', rules_key)
+if rules and rules ~= ARGV[3] then return -3 end
+local p = 4
 local wm_key = key_watermarks()
 local n_wm = tonumber(ARGV[p]); p = p + 1
 local wm_at = p
@@ -38,6 +47,7 @@ for i = 1, n_r do
   if version_at(record_key(ARGV[p], ARGV[p + 1])) ~= ARGV[p + 2] then return -2 end
   p = p + 4
 end
+if not rules then redis.call('SET', rules_key, ARGV[3]) end
 for i = 0, n_wm - 1 do
   redis.call('HSET', wm_key, ARGV[wm_at + 3 * i], ARGV[wm_at + 3 * i + 2])
 end

@@ -1,13 +1,16 @@
 -- A rebuild's start (store/identity.py StateIdentity.flush), in one step so no
 -- batch is applied half before and half after it. ARGV:
---   prefix, generation, rebuilding flag JSON, glob*  (the derived keys to delete)
+--   prefix, generation, rebuilding flag JSON, counting rules, glob*  (the derived keys to delete)
+-- The counting rules are recorded in the same step: from here on the apply
+-- script refuses a batch planned with other rules (a worker still running
+-- with the old ones), so no counter mixes the two.
 -- The change feed is bumped for every unit first, so cached readers reload.
 local seq = redis.call('INCR', key_seq())
 for _, unit in ipairs(redis.call('SMEMBERS', key_units())) do
   redis.call('HSET', key_unit_seq(), unit, seq)
 end
 local deleted = 0
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local cursor = '0'
   repeat
     local page = redis.call('SCAN', cursor, 'MATCH', ARGV[i], 'COUNT', 1000)
@@ -21,4 +24,5 @@ end
 redis.call('SET', key_generation(), ARGV[2])
 redis.call('DEL', key_halted())
 redis.call('SET', key_rebuilding(), ARGV[3])
+redis.call('SET', key_rules(), ARGV[4])
 return deleted

@@ -38,6 +38,7 @@ from tests.integration.test_pipeline import (
     send,
 )
 from tests.integration.test_pipelined_apply import Recording, numbers_of, partitioned
+from tests.integration.test_rules_guard import NEW, refused_after_a_rebuild
 from tests.integration.test_workers import CAS_NOW, state_snapshot
 
 pytestmark = pytest.mark.integration
@@ -227,3 +228,24 @@ def test_on_a_cluster_chunks_written_in_a_pipeline_equal_one_write(cluster: Loca
         client.close()
     assert piped_dl.sent and sorted(piped_dl.sent) == sorted(whole_dl.sent)
     assert len(set(piped_dl.sent)) == len(piped_dl.sent)
+
+
+def test_on_a_cluster_a_batch_planned_with_other_rules_writes_nothing(cluster: LocalCluster) -> None:
+    """A rebuild records the new counting rules in every partition's copy (the
+    one its apply script can read, in its slot): a worker still running with
+    the old ones is refused on every partition."""
+    keys = Keys(f"rules{uuid.uuid4().hex[:6]}:", 4)
+    client = RedisCluster.from_url(cluster.url)
+
+    async def run() -> None:
+        r = async_client(cluster.url, True)
+        try:
+            await refused_after_a_rebuild(r, client, keys, 10**9)
+        finally:
+            await r.aclose()
+
+    try:
+        asyncio.run(run())
+        assert client.get(keys.state("rules")) == NEW.fingerprint().encode()  # the copy workers check at start
+    finally:
+        client.close()

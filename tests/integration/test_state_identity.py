@@ -256,3 +256,36 @@ def test_other_counting_rules_refuse_to_start_until_chiso_rebuild(make_stack) ->
     stack.env = other
     stack.start("worker")
     stack.wait_ready(timeout_s=180)
+
+
+def test_a_worker_running_when_chiso_rebuild_records_other_rules_stops_without_writing(make_stack) -> None:
+    """The start check cannot see a rebuild that happens later: a worker still
+    running with the old counting rules has its next batch refused by the apply
+    script, writes nothing, and stops in one line (exit 2); a worker with the
+    rebuild's rules then applies what it left."""
+    stack = fault_stack(make_stack)
+    first, first_messages = messy_feed(seed=43, dossiers=100)
+    send(stack, first_messages)
+    stack.wait_ready()
+    other = {**stack.env, "CHISO_INDEX__PETITION_WORKING_DAYS": "10"}
+    done = subprocess.run([sys.executable, "-m", "chiso.cli", "rebuild", "--quiet"], env=other,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    wm_key = f"{stack.settings.redis_prefix}wm"
+    rebuilt = stack.redis.hgetall(wm_key)
+    assert rebuilt
+
+    second, second_messages = messy_feed(seed=44, dossiers=60)
+    send(stack, second_messages)
+    old_worker = stack.procs.pop("worker")
+    assert old_worker.wait(timeout=300) == 2, stack.logs()
+    log = (stack.workdir / "worker.log").read_text(errors="replace")
+    said = [line for line in log.splitlines() if "quy tắc đếm đã đổi" in line]
+    # the worker's error log, then `chiso worker`'s one line (chiso/errors.py)
+    assert said and said[-1].startswith("chiso worker: ") and "pd=10" in said[-1], log[-3000:]
+    assert stack.redis.hgetall(wm_key) == rebuilt  # the old rules wrote nothing of the new events
+
+    stack.env = other
+    stack.start("worker")
+    stack.wait_ready(timeout_s=180)
+    assert_event_counters(stack, first + second, first_messages + second_messages)
