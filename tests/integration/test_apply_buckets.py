@@ -51,10 +51,11 @@ def applied_counters(r: redis.Redis, cells: Cells) -> dict[tuple[str, str], dict
             values = {f.decode(): int(v) for f, v in r.hgetall(keys.counters(unit, bucket)).items() if int(v)}
             if values:
                 out[(unit, bucket)] = values
-    # ... and nothing under another name: only counter hashes and applied_at
+    # ... and nothing under another name: only counter hashes, applied_at and
+    # the counting rules (recorded by the first write)
     written = set(r.scan_iter(match=f"{keys.prefix}*", count=1000))
     known = {keys.counters(u, b).encode() for u in units for b in buckets}
-    assert written - known == {f"{keys.prefix}applied_at".encode()}
+    assert written - known == {keys.applied_at.encode(), keys.state("rules").encode()}
     r.delete(*written)
     return out
 
