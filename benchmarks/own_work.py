@@ -1,6 +1,6 @@
 """A worker's own work per event, without Kafka and Faust; prints figures.
 
-    .venv/bin/python benchmarks/own_work.py [--events 30000] [--batch 500] [--chunks 500] [--profile]
+    .venv/bin/python benchmarks/own_work.py [--events 30000] [--batch 500] [--chunks 500] [--gc default,worker] [--profile]
 
 Feeds the bench events of benchmarks/pipeline.py (clustered: a dossier's events
 adjacent; time-ordered: each in a different batch) through the real write path
@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
+import gc
 import io
 import pstats
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -44,6 +47,7 @@ from processors.events import decode_event  # noqa: E402
 from store.keys import Keys  # noqa: E402
 from store.plan import PlanRules, RawMessage  # noqa: E402
 from store.writer import PIPELINE_CHUNK, BatchApplier  # noqa: E402
+from streams.collector import tune_collector  # noqa: E402
 
 VN = timezone(timedelta(hours=7))
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=VN)
@@ -123,6 +127,22 @@ def by_step(profile: cProfile.Profile, n: int) -> str:
     return "\n".join(lines) + f"\n    (profiled total {total / n * 1e6:.1f} µs/event: cProfile inflates each call)\n" + top
 
 
+@contextlib.contextmanager
+def collector_settings(name: str) -> Iterator[None]:
+    """The garbage collector as CPython starts (``default``) or as a worker
+    tunes it (``worker``), restored after."""
+    thresholds = gc.get_threshold()
+    if name == "worker":
+        tune_collector()
+    elif name != "default":
+        raise SystemExit(f"--gc: unknown setting {name!r} (default, worker)")
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=30_000)
@@ -132,6 +152,8 @@ def main() -> None:
     ap.add_argument("--feeds", default="clustered,time-ordered")
     ap.add_argument("--runs", type=int, default=3, help="medians of this many runs")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--gc", default="worker", help="comma-separated collector settings to compare: "
+                    "default (CPython's thresholds), worker (streams/collector.py, as a worker runs)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="chiso-own-"))
     store = start_redis(work)
@@ -147,11 +169,13 @@ def main() -> None:
         for feed in (f for f in args.feeds.split(",") if f):
             feed_values = [v for _, v in feeds[feed]]
             for chunk in (int(c) for c in args.chunks.split(",") if c):
-                runs = sorted(asyncio.run(apply_feed(url, feed_values, args.batch, None, chunk))
-                              for _ in range(args.runs))
-                cpu, wall, redis_cpu = runs[args.runs // 2]
-                print(f"  {feed:12} chunk {chunk:5}  own work (worker CPU) {cpu:7.1f}   wall incl. Redis {wall:7.1f}"
-                      f"   redis-server CPU {redis_cpu:6.1f}")
+                for collector in (g for g in args.gc.split(",") if g):
+                    with collector_settings(collector):
+                        runs = sorted(asyncio.run(apply_feed(url, feed_values, args.batch, None, chunk))
+                                      for _ in range(args.runs))
+                    cpu, wall, redis_cpu = runs[args.runs // 2]
+                    print(f"  {feed:12} chunk {chunk:5} gc {collector:7}  own work (worker CPU) {cpu:7.1f}"
+                          f"   wall incl. Redis {wall:7.1f}   redis-server CPU {redis_cpu:6.1f}")
             if args.profile:
                 profile = cProfile.Profile()
                 asyncio.run(apply_feed(url, feed_values, args.batch, profile))

@@ -9,6 +9,7 @@ from faust.worker import Worker
 
 from streams.agents import register_agents
 from streams.app import create_app
+from streams.collector import tune_collector
 from streams.config import WorkerConfig
 
 
@@ -17,6 +18,7 @@ def run(config: WorkerConfig) -> None:
     stop = register_agents(app, config)
     logging.getLogger("faust").setLevel(logging.WARNING)
     sys.argv = sys.argv[:1]  # Faust's command line must not see ours
+    tune_collector()
     try:
         Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
     except SystemExit:

@@ -9,6 +9,7 @@ import asyncio
 from tqdm import tqdm
 
 from chiso.commands import need, settings_for_command
+from streams.collector import tune_collector
 from streams.rebuild import rebuild
 
 
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
         bar.total = n
         bar.refresh()
 
+    tune_collector()  # the same write path as a worker's
     result = asyncio.run(rebuild(config, on_total=on_total, on_progress=bar.update))
     bar.close()
     print(f"Đã dựng lại / rebuilt: {result.events} events in {result.seconds:.1f}s "
