@@ -176,9 +176,10 @@ def main() -> None:
                     cpu, wall, redis_cpu = runs[args.runs // 2]
                     print(f"  {feed:12} chunk {chunk:5} gc {collector:7}  own work (worker CPU) {cpu:7.1f}"
                           f"   wall incl. Redis {wall:7.1f}   redis-server CPU {redis_cpu:6.1f}")
-            if args.profile:
+            if args.profile:  # with the last --gc setting
                 profile = cProfile.Profile()
-                asyncio.run(apply_feed(url, feed_values, args.batch, profile))
+                with collector_settings([g for g in args.gc.split(",") if g][-1]):
+                    asyncio.run(apply_feed(url, feed_values, args.batch, profile))
                 print(by_step(profile, len(feed_values)))
     finally:
         store.stop()
