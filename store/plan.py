@@ -146,7 +146,7 @@ def build_plan(
             globals_delta[f"inv:{ev.reason}"] += 1
             dead_letters.append(dead_letter(m, ev.reason, ev.detail, processed_at))
         else:
-            per_record[(PETITION if ev.is_petition else DOSSIER, ev.key)].append((m, ev))
+            per_record[record_key(ev)].append((m, ev))
 
     cells: dict[tuple[str, str, str], int] = defaultdict(int)
     event_types: dict[str, int] = defaultdict(int)
