@@ -52,6 +52,10 @@ class OpenUpdate:
                 f"{self.score:.6f}", next_at, self.alert, self.info]
 
 
+# apply.lua / transition.lua: the state is counted with other counting rules
+# than the caller's (a rebuild recorded new ones): the script wrote nothing
+OTHER_RULES = -3
+
 DOSSIER, PETITION = "d", "p"  # record kinds: store/keys.py dossier / petition
 
 
@@ -157,8 +161,9 @@ class Transition:
     update: OpenUpdate
 
 
-def transition_argv(prefix: str, transitions: list[Transition]) -> list:
-    args: list = [prefix, len(transitions)]
+def transition_argv(prefix: str, rules: str, transitions: list[Transition]) -> list:
+    """``rules``: the fingerprint of the counting rules the states were computed with."""
+    args: list = [prefix, rules, len(transitions)]
     for t in transitions:
         args += [str(t.version), *t.update.argv()]
     return args

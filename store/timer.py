@@ -2,7 +2,9 @@
 transition instant (``{p}timer``) has come.
 
 It recomputes their state from their stored events and moves them atomically
-(``transition.lua``); it never scans the open dossiers. Any number of workers
+(``transition.lua``); it never scans the open dossiers. Like the apply, it
+writes nothing when the state is counted with other rules than its own
+(``RulesMismatch``: the worker stops, streams/agents.py). Any number of workers
 may run it: a transition is idempotent and an alert is queued only once per
 dossier and state.
 """
@@ -21,8 +23,9 @@ from processors.rules import CountingRules
 from processors.timeutil import epoch_us
 from store.codecs import decode_dossier, split_dossier
 from store.keys import Keys
+from store.layout import rules_changed
 from store.plan import open_update
-from store.scripts import Transition, script, transition_argv
+from store.scripts import OTHER_RULES, Transition, script, transition_argv
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class DeadlineTimer:
         self.keys = keys
         self.calendar = calendar
         self.rules = rules
+        self.fingerprint = rules.fingerprint()
         self.now = now
         self.batch = batch
         self.asof_keep = asof_keep
@@ -74,7 +78,14 @@ class DeadlineTimer:
                 transitions.append(Transition(split_dossier(blob)[0], update))
             if broken:
                 await self.redis.zrem(self.keys.timer, *broken)
-            moved += await self._script(keys=[self.keys.route], args=transition_argv(self.keys.prefix, transitions))
+            done = await self._script(keys=[self.keys.route],
+                                      args=transition_argv(self.keys.prefix, self.fingerprint, transitions))
+            if done == OTHER_RULES:
+                # `chiso rebuild` recorded other rules while this worker ran: its
+                # states would mix two sets of rules (raises RulesMismatch)
+                recorded = await self.redis.get(self.keys.state("rules"))
+                raise rules_changed((recorded or b"").decode(), self.fingerprint)
+            moved += done
             if len(ids) < self.batch:
                 return moved
         return moved

@@ -35,7 +35,7 @@ from store.identity import GapGuard
 from store.keys import Keys, watermark_field
 from store.layout import rules_changed
 from store.plan import BatchResult, Plan, PlanRules, RawMessage, StateCache, StateLookup, build_plan, record_key
-from store.scripts import PETITION, script
+from store.scripts import OTHER_RULES, PETITION, script
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,6 @@ SendDeadLetters = Callable[[list[dict]], Awaitable[None]]
 # chunk, so Redis does more HINCRBYs) and costs a script call: 500 was the best
 # of 250 / 500 / 1,000 on both feeds (docs/performance.md).
 PIPELINE_CHUNK = 500
-
-OTHER_RULES = -3  # apply.lua: the state is counted with other counting rules
 
 
 class BatchApplier:

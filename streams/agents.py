@@ -92,18 +92,22 @@ def register_agents(app: faust.App, config: WorkerConfig) -> WorkerStop:
         ]
         await asyncio.gather(*futures)  # wait for the broker's acknowledgement
 
+    def stop_worker(exc: LayoutMismatch) -> None:
+        # e.g. `chiso rebuild` recorded other counting rules while this worker
+        # ran: it must write nothing more, and retrying cannot help. Stop the
+        # way an operator does (SIGTERM: Faust's own shutdown; the batch in
+        # hand is not acknowledged, so nothing is lost).
+        if stop.reason is None:
+            log.error("%s", exc)
+            stop.reason = exc
+            os.kill(os.getpid(), signal.SIGTERM)
+
     @app.agent(events, name="apply-dossier-events")
     async def apply_dossier_events(stream: faust.Stream) -> None:
         try:
             await apply_stream(stream)
         except LayoutMismatch as exc:
-            # e.g. `chiso rebuild` recorded other counting rules while this worker
-            # ran: it must write nothing more, and retrying cannot help. Stop the
-            # way an operator does (SIGTERM: Faust's own shutdown; the batch in
-            # hand is not acknowledged, so nothing is lost).
-            log.error("%s", exc)
-            stop.reason = exc
-            os.kill(os.getpid(), signal.SIGTERM)
+            stop_worker(exc)
 
     async def apply_stream(stream: faust.Stream) -> None:
         applier = BatchApplier(redis_client(), keys, send_dead_letters, PlanRules(calendar, config.counting), now,
@@ -142,12 +146,17 @@ def register_agents(app: faust.App, config: WorkerConfig) -> WorkerStop:
                 for shard in keys.shards[1:]]
             parts["retentions"] = [RetentionSweeper(r, shard, now, config.retention_days,
                                                     config.retention_tombstone_days) for shard in keys.shards]
+        if stop.reason is not None:
+            return  # stopping: write nothing more
         try:
             for timer in parts["timers"]:
                 await timer.tick()
                 await timer.prune_asof()
             for publisher in parts["publishers"]:
                 await publisher.run_once()
+        except LayoutMismatch as exc:  # other counting rules in Redis (store/timer.py)
+            stop_worker(exc)
+            return
         except Exception:  # noqa: BLE001 - the next tick retries; state is in Redis
             log.exception("deadline tick failed")
         try:

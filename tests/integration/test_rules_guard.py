@@ -2,7 +2,9 @@
 state's (store/lua/apply.lua): a worker that was already running when
 `chiso rebuild` recorded new rules writes nothing more, whether its batch is
 written in one piece or in pipelined chunks, on one node or on a Redis Cluster
-(tests/integration/test_redis_cluster.py). Real redis-server."""
+(tests/integration/test_redis_cluster.py). Its deadline timer, which needs no
+event to write, is refused the same way (store/lua/transition.lua). Real
+redis-server."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from store.identity import StateIdentity
 from store.keys import Keys
 from store.layout import RulesMismatch
 from store.plan import PlanRules
+from store.timer import DeadlineTimer
 from store.writer import BatchApplier
 from tests.integration.test_pipeline import messy_feed
 from tests.integration.test_pipelined_apply import Recording, partitioned
@@ -74,6 +77,45 @@ def test_a_batch_planned_with_other_rules_than_the_state_writes_nothing(services
         r = aioredis.from_url(url)
         try:
             await refused_after_a_rebuild(r, client, Keys(f"rules{uuid.uuid4().hex[:6]}:"), chunk)
+        finally:
+            await r.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        client.close()
+
+
+def test_a_deadline_timer_with_other_rules_than_the_state_moves_nothing(services) -> None:
+    """After a rebuild with NEW rules and a NEW worker's apply, the OLD worker's
+    timer (states computed with OLD rules) is refused and writes nothing; the
+    NEW worker's timer moves the same dossiers."""
+    url = f"redis://127.0.0.1:{services[1].port}/0"
+    client = redis.Redis.from_url(url)
+    keys = Keys(f"rulest{uuid.uuid4().hex[:6]}:")
+    later = CAS_NOW + timedelta(days=30)  # deadlines have passed: the timer has work
+
+    async def run() -> None:
+        r = aioredis.from_url(url)
+        try:
+            _, values = messy_feed(seed=62, dossiers=120)
+            messages = partitioned(values, 3)
+            await _applier(r, keys, OLD, 10**9).apply(messages)
+            await StateIdentity(r, keys).flush("test: new rules", NEW.fingerprint())
+            await _applier(r, keys, NEW, 10**9).apply(messages)  # the new worker fills it again
+            due = await r.zcount(keys.timer, "-inf", later.timestamp())
+            assert due > 0
+
+            before = snapshot(client, keys)
+            old_timer = DeadlineTimer(r, keys, WorkingCalendar(), lambda: later, rules=OLD)
+            with pytest.raises(RulesMismatch) as refused:
+                await old_timer.tick()
+            assert NEW.fingerprint() in str(refused.value) and OLD.fingerprint() in str(refused.value)
+            assert snapshot(client, keys) == before  # nothing written
+
+            moved = await DeadlineTimer(r, keys, WorkingCalendar(), lambda: later, rules=NEW).tick()
+            assert moved > 0
+            assert snapshot(client, keys) != before
         finally:
             await r.aclose()
 
