@@ -11,6 +11,9 @@ each figure a median of --runs runs, each run next to its own reference:
   adjacent) and a time-ordered feed (each in a different batch); optionally two
   workers in one group (--two-workers);
 - Redis bytes per dossier and per open dossier; each worker's peak RSS;
+- where the machine's CPU goes while the workers apply (from the first applied
+  batch to the last): CPU µs per event of each worker, of redis-server and of the
+  broker (/proc/<pid>/stat), and how many of the machine's cores they kept busy;
 - optionally (--redis-cluster) the clustered feed, kafka+batch, one worker, on a
   local 3-master Redis Cluster (tests/cluster.py, the partition-tagged layout)
   next to the single node in the same run: events/s and Redis bytes per dossier;
@@ -128,12 +131,23 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat, fields 14
+    and 15, counted after the command name, which may hold spaces)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, workers: int = 1,
-                tagged: int = 0, walls: list[float] | None = None) -> tuple[float, float, list[float]]:
+                tagged: int = 0, walls: list[float] | None = None, others: dict[str, int] | None = None,
+                cpu: dict[str, float] | None = None) -> tuple[float, float, list[float]]:
     """Start ``workers`` worker processes together; returns (events/s from the
     first applied batch to the last, seconds to the first applied batch, RSS MB
     of each worker at the end); appends the wall time from the start of the
-    processes to the last applied event to ``walls``."""
+    processes to the last applied event to ``walls``. ``cpu`` is filled with the
+    CPU µs per event, over the same span as the rate, of each worker
+    (``worker 1``, ...) and of ``others`` (name -> pid: redis-server, the broker),
+    and with ``cores``: how many cores they kept busy together."""
     logs = [tempfile.TemporaryFile() for _ in range(workers)]  # shown if a worker dies
     procs = [subprocess.Popen([sys.executable, "-m", "chiso.cli", "worker"], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=log) for log in logs]
@@ -142,11 +156,14 @@ def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, work
         first = None
         first_count = 0
         peak = [0.0] * workers
+        watched = {f"worker {i + 1}": p.pid for i, p in enumerate(procs)} | (others or {})
+        cpu_at_first: dict[str, float] = {}
         while True:
             done = applied(r, prefix, topic, tagged)
             now = time.perf_counter()
             if done and first is None:
                 first, first_count = now, done
+                cpu_at_first = {name: cpu_s(pid) for name, pid in watched.items()}
             if done >= n:
                 break
             if any(p.poll() is not None for p in procs):
@@ -158,6 +175,10 @@ def run_workers(env: dict, n: int, r: redis.Redis, prefix: str, topic: str, work
             peak = [max(m, rss_mb(p.pid)) for m, p in zip(peak, procs)]
             time.sleep(0.05)
         rate = (n - first_count) / (now - first) if first is not None and now > first else float("nan")
+        if cpu is not None and first is not None and n > first_count and now > first:
+            used = {name: cpu_s(pid) - cpu_at_first[name] for name, pid in watched.items()}
+            cpu.update({name: s * 1e6 / (n - first_count) for name, s in used.items()})
+            cpu["cores"] = sum(used.values()) / (now - first)
         if walls is not None:
             walls.append(now - started)
         memory = [max(m, rss_mb(p.pid)) for m, p in zip(peak, procs)]
@@ -292,6 +313,19 @@ def time_ordered(messages: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes
     return sorted(messages, key=lambda m: orjson.loads(m[1])["occurred_at"])
 
 
+def cpu_line(cpu: dict[str, float]) -> str:
+    if not cpu:
+        return "CPU not measured"
+    parts = [f"{name} {us:,.0f}" for name, us in cpu.items() if name != "cores"]
+    return f"CPU µs/event: {', '.join(parts)}; {cpu['cores']:.2f} cores busy"
+
+
+def median_cpu(cpus: list[dict[str, float]]) -> dict[str, float]:
+    """Per process (and ``cores``), the median over the runs that measured it."""
+    names = dict.fromkeys(name for c in cpus for name in c)
+    return {name: median([c[name] for c in cpus if name in c]) for name in names}
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -322,6 +356,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="chiso-bench-"))
     broker, store = start_broker(work), start_redis(work)
     rows: list[tuple[str, float, float, str]] = []  # (variant, events/s median, ratio median, extra)
+    cpu_rows: list[tuple[str, dict[str, float]]] = []  # (variant, median CPU µs per event per process, cores)
     footprint = ""
     try:
         base = Settings(kafka=f"127.0.0.1:{broker.port}", redis=f"redis://127.0.0.1:{store.port}/0",
@@ -340,7 +375,7 @@ def main() -> None:
             print(f"produced {args.events:,} events ({feed}) at {args.events / produce_s:,.0f}/s", flush=True)
         for feed, transport, workers in variants:
             topic = f"bench-{feed}"
-            rates, ratios, joins, rss, walls = [], [], [], [], []
+            rates, ratios, joins, rss, walls, cpus = [], [], [], [], [], []
             for run in range(args.runs):
                 raw = asyncio.run(raw_consume(base.kafka, topic, args.events))
                 r.flushdb()
@@ -350,18 +385,24 @@ def main() -> None:
                            CHISO_GROUP_ID=f"bench-{feed}-{transport}-{workers}-{run}",
                            CHISO_PARTITIONS=str(args.partitions), CHISO_STATE_DIR=str(work / f"s{run}"),
                            CHISO_NOW=base.now.isoformat(), CHISO_TRANSPORT=transport)
-                rate, join_s, memory = run_workers(env, args.events, r, base.redis_prefix, topic, workers, walls=walls)
+                cpu: dict[str, float] = {}
+                rate, join_s, memory = run_workers(env, args.events, r, base.redis_prefix, topic, workers, walls=walls,
+                                                   others={"redis-server": store.proc.pid, "broker": broker.proc.pid},
+                                                   cpu=cpu)
+                cpus.append(cpu)
                 rates.append(rate)
                 ratios.append(rate / raw)
                 joins.append(join_s)
                 rss.extend(memory)
                 print(f"  {feed:12} {transport:11} x{workers} run {run + 1}: {rate:,.0f} events/s, raw {raw:,.0f}/s, "
                       f"ratio {rate / raw:.3f}, RSS {', '.join(f'{m:.0f}' for m in memory)} MB, "
-                      f"wall {walls[-1]:,.0f} s (raw consume of all: {args.events / raw:,.0f} s)", flush=True)
+                      f"wall {walls[-1]:,.0f} s (raw consume of all: {args.events / raw:,.0f} s); {cpu_line(cpu)}",
+                      flush=True)
                 if not footprint and feed == "clustered" and transport == "kafka+batch" and workers == 1:
                     footprint = redis_footprint(r, base.redis_prefix, before, dossiers)
             rows.append((f"{feed}, {transport}, {workers} worker{'s' if workers > 1 else ''}",
                          median(rates), median(ratios), f"RSS max {max(rss):,.0f} MB, first batch after {median(joins):.1f} s"))
+            cpu_rows.append((rows[-1][0], median_cpu(cpus)))
         if args.redis_cluster:
             rows += on_redis_cluster(base, work, args, clustered, dossiers)
         latency = None
@@ -381,6 +422,10 @@ def main() -> None:
     print(f"{'variant':58} {'events/s':>10} {'ratio':>7}")
     for name, rate, ratio, extra in rows:
         print(f"{name:58} {rate:>10,.0f} {ratio:>7.3f}   {extra}")
+    if cpu_rows:
+        print(f"CPU while applying (µs per event, medians; cores busy of the machine's {os.cpu_count()}):")
+        for name, cpu in cpu_rows:
+            print(f"  {name:56} {cpu_line(cpu)}")
     if footprint:
         print(footprint)
     if latency:
