@@ -69,14 +69,20 @@ async def refused_after_a_rebuild(r, client, keys: Keys, chunk: int) -> None:
 
 @pytest.mark.parametrize("chunk", [10**9, 50], ids=["one-write", "pipelined"])
 def test_a_batch_planned_with_other_rules_than_the_state_writes_nothing(services, chunk: int) -> None:
-    url = f"redis://127.0.0.1:{services[1].port}/0"
+    with_clients(services, lambda r, client: refused_after_a_rebuild(
+        r, client, Keys(f"rules{uuid.uuid4().hex[:6]}:"), chunk))
 
+
+def with_clients(services, body) -> None:
+    """Run ``await body(r, client)`` with an asyncio and a sync client of the
+    test Redis, both closed after."""
+    url = f"redis://127.0.0.1:{services[1].port}/0"
     client = redis.Redis.from_url(url)
 
     async def run() -> None:
         r = aioredis.from_url(url)
         try:
-            await refused_after_a_rebuild(r, client, Keys(f"rules{uuid.uuid4().hex[:6]}:"), chunk)
+            await body(r, client)
         finally:
             await r.aclose()
 
@@ -90,36 +96,27 @@ def test_a_deadline_timer_with_other_rules_than_the_state_moves_nothing(services
     """After a rebuild with NEW rules and a NEW worker's apply, the OLD worker's
     timer (states computed with OLD rules) is refused and writes nothing; the
     NEW worker's timer moves the same dossiers."""
-    url = f"redis://127.0.0.1:{services[1].port}/0"
-    client = redis.Redis.from_url(url)
     keys = Keys(f"rulest{uuid.uuid4().hex[:6]}:")
     later = CAS_NOW + timedelta(days=30)  # deadlines have passed: the timer has work
 
-    async def run() -> None:
-        r = aioredis.from_url(url)
-        try:
-            _, values = messy_feed(seed=62, dossiers=120)
-            messages = partitioned(values, 3)
-            await _applier(r, keys, OLD, 10**9).apply(messages)
-            await StateIdentity(r, keys).flush("test: new rules", NEW.fingerprint())
-            await _applier(r, keys, NEW, 10**9).apply(messages)  # the new worker fills it again
-            due = await r.zcount(keys.timer, "-inf", later.timestamp())
-            assert due > 0
+    async def run(r, client) -> None:
+        _, values = messy_feed(seed=62, dossiers=120)
+        messages = partitioned(values, 3)
+        await _applier(r, keys, OLD, 10**9).apply(messages)
+        await StateIdentity(r, keys).flush("test: new rules", NEW.fingerprint())
+        await _applier(r, keys, NEW, 10**9).apply(messages)  # the new worker fills it again
+        due = await r.zcount(keys.timer, "-inf", later.timestamp())
+        assert due > 0
 
-            before = snapshot(client, keys)
-            old_timer = DeadlineTimer(r, keys, WorkingCalendar(), lambda: later, rules=OLD)
-            with pytest.raises(RulesMismatch) as refused:
-                await old_timer.tick()
-            assert NEW.fingerprint() in str(refused.value) and OLD.fingerprint() in str(refused.value)
-            assert snapshot(client, keys) == before  # nothing written
+        before = snapshot(client, keys)
+        old_timer = DeadlineTimer(r, keys, WorkingCalendar(), lambda: later, rules=OLD)
+        with pytest.raises(RulesMismatch) as refused:
+            await old_timer.tick()
+        assert NEW.fingerprint() in str(refused.value) and OLD.fingerprint() in str(refused.value)
+        assert snapshot(client, keys) == before  # nothing written
 
-            moved = await DeadlineTimer(r, keys, WorkingCalendar(), lambda: later, rules=NEW).tick()
-            assert moved > 0
-            assert snapshot(client, keys) != before
-        finally:
-            await r.aclose()
+        moved = await DeadlineTimer(r, keys, WorkingCalendar(), lambda: later, rules=NEW).tick()
+        assert moved > 0
+        assert snapshot(client, keys) != before
 
-    try:
-        asyncio.run(run())
-    finally:
-        client.close()
+    with_clients(services, run)
