@@ -112,9 +112,11 @@ class RulesMismatch(LayoutMismatch):
     """The counters in Redis were written with other counting rules."""
 
 
-def rules_changed(recorded: str, rules: str) -> RulesMismatch:
-    """What a running worker says when `chiso rebuild` recorded other rules
-    than its own (the apply script refused its batch, store/writer.py)."""
+async def rules_changed(client: aioredis.Redis, keys: Keys, rules: str) -> RulesMismatch:
+    """What a running worker says when a script refused its write because
+    `chiso rebuild` recorded other rules than its own (the apply, store/writer.py,
+    and the deadline timer, store/timer.py): names the rules ``keys`` records."""
+    recorded = (await client.get(keys.state("rules")) or b"").decode()
     return RulesMismatch(
         f"quy tắc đếm đã đổi (chiso rebuild), worker này dừng / the counters in Redis are now counted with "
         f"the rules {recorded}, this worker's settings give {rules}: it writes nothing more and stops; start "

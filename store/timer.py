@@ -83,8 +83,7 @@ class DeadlineTimer:
             if done == OTHER_RULES:
                 # `chiso rebuild` recorded other rules while this worker ran: its
                 # states would mix two sets of rules (raises RulesMismatch)
-                recorded = await self.redis.get(self.keys.state("rules"))
-                raise rules_changed((recorded or b"").decode(), self.fingerprint)
+                raise await rules_changed(self.redis, self.keys, self.fingerprint)
             moved += done
             if len(ids) < self.batch:
                 return moved

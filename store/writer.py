@@ -189,8 +189,7 @@ class BatchApplier:
         assert plan.args is not None
         outcome = await self._script(keys=[keys.route], args=plan.args.argv(keys.prefix))
         if outcome == OTHER_RULES:
-            recorded = await self.redis.get(keys.state("rules"))
-            raise rules_changed((recorded or b"").decode(), plan.args.rules)
+            raise await rules_changed(self.redis, keys, plan.args.rules)
         return outcome
 
     async def _send_dead_letters(self, plan: Plan, sent: set[tuple]) -> None:
