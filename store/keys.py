@@ -131,6 +131,13 @@ def _params(pattern: str) -> list[str]:
     return _PARAM.findall(pattern)
 
 
+# name -> (the pattern with positional fields, its number of parameters): a key
+# is built for every record of every batch, so the pattern is parsed once here.
+_POSITIONAL: dict[str, tuple[str, int]] = {
+    name: (_PARAM.sub("{}", pattern), len(_params(pattern))) for name, pattern in PATTERNS.items()
+}
+
+
 # The state's identity keys that the apply path does not write: on a cluster
 # they live together under one fixed tag (store/identity.py).
 _STATE_SHARED = frozenset({"generation", "rebuilding", "halted", "owners", "partitions", "rules"})
@@ -176,8 +183,10 @@ class Keys:
         return self._key("watermarks")
 
     def _key(self, name: str, *args: str) -> str:
-        pattern = PATTERNS[name]
-        return self.prefix + pattern.format(**dict(zip(_params(pattern), args)))
+        pattern, arity = _POSITIONAL[name]
+        if len(args) != arity:
+            raise TypeError(f"key {name!r} takes {arity} parameters, got {len(args)}")
+        return self.prefix + pattern.format(*args)
 
     def dossier(self, dossier_id: str) -> str:
         return self._key("dossier", dossier_id)
