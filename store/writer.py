@@ -218,7 +218,7 @@ class BatchApplier:
         """The watermarks of the batch's partitions and the stored records of
         its dossiers and petitions, in one round trip."""
         k = self._keys_of([m for m, _ in decoded])
-        wm_fields = sorted({watermark_field(m.topic, m.partition) for m, _ in decoded})
+        wm_fields = sorted({watermark_field(*tp) for tp in {(m.topic, m.partition) for m, _ in decoded}})
         records = sorted({record_key(ev) for _, ev in decoded if isinstance(ev, Event)})
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hmget(k.watermarks, wm_fields)
