@@ -222,11 +222,17 @@ class BatchApplier:
         records = sorted({record_key(ev) for _, ev in decoded if isinstance(ev, Event)})
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hmget(k.watermarks, wm_fields)
-            for kind, record_id in records:
-                pipe.get(k.petition(record_id) if kind == PETITION else k.dossier(record_id))
+            if records:
+                # one MGET, not a GET per record: a command costs redis-py and
+                # Redis more than a key does. On a cluster every key is in the
+                # slot of the batch's partition, so Redis allows it; redis-py's
+                # cluster pipeline refuses its mget() method (keys could span
+                # slots), not the command.
+                pipe.execute_command("MGET", *[k.petition(record_id) if kind == PETITION else k.dossier(record_id)
+                                               for kind, record_id in records])
             replies = await pipe.execute()
         watermarks = {f: int(v) if v is not None else -1 for f, v in zip(wm_fields, replies[0])}
-        return _Read(watermarks, dict(zip(records, replies[1:])))
+        return _Read(watermarks, dict(zip(records, replies[1] if records else ())))
 
     def _build(self, decoded: Decoded, read: _Read, ahead: _Ahead | None) -> Plan:
         """The plan of ``decoded`` against what was read, overlaid by what the
