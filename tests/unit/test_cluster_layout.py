@@ -47,6 +47,19 @@ def test_every_key_of_a_partition_carries_its_tag_and_nothing_else_is_tagged_on_
     assert set(PATTERNS) >= {"partitions"}
 
 
+def test_every_pattern_builds_its_key_with_the_parameters_in_order_and_refuses_another_count() -> None:
+    # the patterns are turned into positional formats once (store/keys.py); this
+    # compares each with the named pattern filled by name
+    k = Keys("chiso:")
+    for name, pattern in PATTERNS.items():
+        params = re.findall(r"\{(\w+)\}", pattern)
+        values = [f"v{i}-{p}" for i, p in enumerate(params)]
+        assert k._key(name, *values) == "chiso:" + pattern.format(**dict(zip(params, values)))
+        with pytest.raises(TypeError, match=f"takes {len(params)} parameters"):
+            k._key(name, *values, "extra")
+    assert k.counters("u1", "2026-11") == "chiso:a:u1:2026-11" and k.open_set("u1", "overdue") == "chiso:o:u1:overdue"
+
+
 def brute_force(history: list[tuple[int, ...]], changes: dict[str, tuple[int, ...]]) -> dict[str, int]:
     """A unit's number: the first reading (1-based) that had seen, in every
     partition, its last change there."""
