@@ -128,41 +128,53 @@ class BatchApplier:
         of the one before: the worker's work and Redis's overlap instead of
         adding up (docs/performance.md).
 
-        What every chunk needs is read once, before any of them is written
-        (a read sent while a script runs would wait for it). Chunk k+1 is then
-        planned as if the chunks before it had been written: their new
-        watermarks and records stand in for what was read (and their decoded
-        states for the cache). Its script is sent only once k's has returned 1,
+        While chunk k-1's script runs, chunk k is planned and chunk k+1 is
+        decoded and its read sent (Redis answers it after k-1's script, before
+        k's). Chunk k+1 is then planned as if the chunks before it had been
+        written: their new watermarks and records stand in for what was read
+        (and their decoded states for the cache), whether or not the read came
+        after their scripts. Its script is sent only once k's has returned 1,
         so every write is still compare-and-set against the state it was
         planned from. When k lost a race, k is applied again the serial way
-        (read, plan, write) and what the rest needs is read again."""
-        batches = [_decode(chunk) for chunk in chunks]
+        (read, plan, write), and what the next chunks need is read again."""
         total = BatchResult()
         sent: set[tuple] = set()
-        read = await self._read([pair for decoded in batches for pair in decoded])
+        decoded = _decode(chunks[0])
+        read = await self._read(decoded)
         ahead = _Ahead()
         flight: _InFlight | None = None
+        reading: asyncio.Future | None = None  # the next chunk's read
         try:
-            for i, decoded in enumerate(batches):
+            for i in range(len(chunks)):
                 plan = self._build(decoded, read, ahead)
+                following = _decode(chunks[i + 1]) if i + 1 < len(chunks) else None
+                if following is not None:
+                    reading = asyncio.ensure_future(self._read(following))
                 if flight is not None:
                     landed = await self._land(flight, keys, sent, total)
                     flight = None
                     if not landed:
-                        read = await self._read([pair for rest in batches[i:] for pair in rest])
                         ahead = _Ahead()
-                        plan = self._build(decoded, read, ahead)
+                        plan = self._build(decoded, await self._read(decoded), ahead)
+                        if reading is not None and following is not None:
+                            await asyncio.gather(reading, return_exceptions=True)
+                            reading = asyncio.ensure_future(self._read(following))
                 await self._send_dead_letters(plan, sent)
                 if plan.args is None:
                     _add_into(total, plan.result)
-                    continue
-                ahead.add(plan)
-                flight = _InFlight(decoded, plan, asyncio.ensure_future(self._run(plan, keys)))
-                await _let_it_send()
+                else:
+                    ahead.add(plan)
+                    flight = _InFlight(decoded, plan, asyncio.ensure_future(self._run(plan, keys)))
+                    await _let_it_send()
+                if following is not None and reading is not None:
+                    decoded, read = following, await reading
+                    reading = None
             if flight is not None:
                 await self._land(flight, keys, sent, total)
                 flight = None
         finally:
+            if reading is not None:  # an error before the next chunk's read was awaited
+                await asyncio.gather(reading, return_exceptions=True)
             if flight is not None:
                 # an error while a script was in flight: let it settle first, so
                 # that a retry of the batch never races it (and keep what it wrote)
