@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from batches import apply_in_batches  # noqa: E402
 from own_work import NOW, _dead_letters, _redis_cpu  # noqa: E402
 from pipeline import events, time_ordered  # noqa: E402
 
@@ -93,9 +94,7 @@ async def capture(url: str, values: list[bytes], batch: int) -> list[Call]:
         return await run(keys=keys, args=args)
 
     applier._script = keep
-    msgs = [RawMessage("bench", 0, i, v) for i, v in enumerate(values)]
-    for i in range(0, len(msgs), batch):
-        await applier.apply(msgs[i:i + batch])
+    await apply_in_batches(applier, (RawMessage("bench", 0, i, v) for i, v in enumerate(values)), batch)
     await r.aclose()
     return calls
 
