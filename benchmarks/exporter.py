@@ -1,10 +1,10 @@
 """Benchmark: one /metrics scrape for a large catalogue; prints figures.
 
-    .venv/bin/python benchmarks/exporter.py [--units 1000] [--dossiers 100000]
+    .venv/bin/python benchmarks/exporter.py [--units 1000] [--dossiers 100000] [--days 400]
 
 Fills a fresh redis-server through the real write path (store.writer, no Kafka)
-with a year of dossiers spread over a synthetic catalogue (1 province, 5% departments,
-the rest communes), then times full scrapes (all windows) of the collector,
+with ``--days`` of dossiers (default ~13 months) spread over a synthetic
+catalogue (1 province, 5% departments, the rest communes), then times full scrapes (all windows) of the collector,
 cold (first scrape of a process) and warm, next to the time to read every counter
 hash once with a plain pipeline (the reference measured in the same run).
 """
@@ -54,11 +54,11 @@ def catalogue(n: int) -> UnitCatalogue:
     return UnitCatalogue(units)
 
 
-def event_stream(units: list[str], dossiers: int, seed: int = 5, offset: int = 0):
+def event_stream(units: list[str], dossiers: int, seed: int = 5, offset: int = 0, days: int = 400):
     rng = random.Random(seed)
     for i in range(dossiers):
         d = f"X{seed}-{i}"
-        t0 = NOW - timedelta(minutes=rng.randrange(0, 400 * 24 * 60))
+        t0 = NOW - timedelta(minutes=rng.randrange(0, days * 24 * 60))
         due = t0 + timedelta(days=rng.choice((3, 7, 15)))
         evs = [{"event_id": f"{d}r", "dossier_id": d, "type": "received", "occurred_at": t0.isoformat(),
                 "unit_id": rng.choice(units), "procedure_id": "p", "channel": rng.choice(("online", "direct")),
@@ -73,7 +73,8 @@ def event_stream(units: list[str], dossiers: int, seed: int = 5, offset: int = 0
             offset += 1
 
 
-async def fill(url: str, cat: UnitCatalogue, dossiers: int, seed: int = 5, offset: int = 0) -> None:
+async def fill(url: str, cat: UnitCatalogue, dossiers: int, seed: int = 5, offset: int = 0,
+               days: int = 400) -> None:
     r = aioredis.from_url(url)
 
     async def no_dead_letters(records):
@@ -81,7 +82,7 @@ async def fill(url: str, cat: UnitCatalogue, dossiers: int, seed: int = 5, offse
 
     applier = BatchApplier(r, Keys(), no_dead_letters, PlanRules(WorkingCalendar()), lambda: NOW)
     units = [u.unit_id for u in cat.all() if u.level != "province"]
-    await apply_in_batches(applier, event_stream(units, dossiers, seed, offset))
+    await apply_in_batches(applier, event_stream(units, dossiers, seed, offset, days))
     await r.aclose()
 
 
@@ -89,6 +90,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--units", type=int, default=1000)
     ap.add_argument("--dossiers", type=int, default=100_000)
+    ap.add_argument("--days", type=int, default=400, help="the history's length: receptions spread over this many days")
     ap.add_argument("--scrapes", type=int, default=5)
     ap.add_argument("--between", type=int, default=70, help="new dossiers (~200 events) applied between two scrapes")
     ap.add_argument("--windows", default="today,7d,30d,mtd,qtd,ytd,all", help="CHISO_METRICS_WINDOWS")
@@ -99,7 +101,7 @@ def main() -> None:
         url = f"redis://127.0.0.1:{server.port}/0"
         cat = catalogue(args.units)
         t = time.perf_counter()
-        asyncio.run(fill(url, cat, args.dossiers))
+        asyncio.run(fill(url, cat, args.dossiers, days=args.days))
         fill_s = time.perf_counter() - t
         client = redis.Redis.from_url(url)
         keys = [k for k in client.scan_iter("chiso:a:*", count=5000)]
@@ -123,7 +125,7 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"units                        {args.units:,} ({args.dossiers:,} dossiers over ~13 months, filled in {fill_s:.1f} s)")
+    print(f"units                        {args.units:,} ({args.dossiers:,} dossiers over {args.days} days, filled in {fill_s:.1f} s)")
     print(f"counter hashes               {len(keys):,}; reading all once (pipelined HGETALL): {1000 * read_all_s:.0f} ms  <- reference")
     print(f"scrape, windows {args.windows}: first (cold) {1000 * times[0]:.0f} ms; then, with {args.between} new dossiers "
           f"between scrapes, median {1000 * statistics.median(times[1:] or times):.0f} ms")
