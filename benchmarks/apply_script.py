@@ -45,10 +45,8 @@ from store.writer import BatchApplier  # noqa: E402
 Call = tuple[list, list]  # (keys, args) of one script call
 
 HINCRBYS = """    redis.call('HINCRBY', day_key, field, delta)
-    redis.call('HINCRBY', month_key, bucket_field(field, month_last), delta)
-    redis.call('HINCRBY', year_key, bucket_field(field, year_last), delta)"""
-MONTH_YEAR = """    redis.call('HINCRBY', month_key, bucket_field(field, month_last), delta)
-    redis.call('HINCRBY', year_key, bucket_field(field, year_last), delta)"""
+    redis.call('HINCRBY', month_key, bucket_field(field, month_last), delta)"""
+MONTH = """    redis.call('HINCRBY', month_key, bucket_field(field, month_last), delta)"""
 VERSION_CHECK = "  if version_at(record_key(ARGV[p], ARGV[p + 1])) ~= ARGV[p + 2] then return -2 end"
 RECORD_SET = "  redis.call('SET', record_key(ARGV[at], ARGV[at + 1]), ARGV[at + 3])"
 SET_OPEN = "set_open(ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6], ARGV[p + 7])"
@@ -61,9 +59,8 @@ def variants(full: str) -> dict[str, str]:
     of today's apply.lua: a text that is not found stops the benchmark)."""
     cuts = {
         "without the cells' HINCRBYs (and renames)": [(HINCRBYS, "")],
-        "without the month and year HINCRBYs": [(MONTH_YEAR, "")],
-        "without the as-of field renames": [("bucket_field(field, month_last)", "field"),
-                                            ("bucket_field(field, year_last)", "field")],
+        "without the month HINCRBYs": [(MONTH, "")],
+        "without the as-of field renames": [("bucket_field(field, month_last)", "field")],
         # both: without the SET, the next call's version check would fail
         "without the records (version check and SET)": [(VERSION_CHECK, ""), (RECORD_SET, "")],
         "without set_open": [(SET_OPEN, "")],

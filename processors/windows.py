@@ -1,9 +1,11 @@
 """Windows (kpis.md §5) and how a date range is covered by stored buckets.
 
-Counters are stored at three granularities: a local date (``2024-03-15``), a
-month (``2024-03``) and a year (``2024``). Any range of dates is then the sum of
-at most ~60 day buckets, ~22 month buckets and the years in between, whatever
-its length: ``all`` costs as little as ``today``.
+Counters are stored at two granularities: a local date (``2024-03-15``) and a
+month (``2024-03``). Any range of dates is then the sum of at most ~60 day
+buckets and the months in between. There are no year buckets: each would be
+one more counter update for every changed cell on the write path (~25% of the
+apply script's time, docs/performance.md), to save a read of 12 months per
+year of history in ``all`` and multi-year ranges only.
 """
 
 from __future__ import annotations
@@ -54,10 +56,8 @@ def _month_end(year: int, month: int) -> date:
 
 
 def _within_year(start: date, end: date, complete_by: date) -> list[str]:
-    """Buckets for start..end inside one calendar year; a month or year bucket
-    only if it ends by ``complete_by``."""
-    if start == date(start.year, 1, 1) and end == date(start.year, 12, 31) and end <= complete_by:
-        return [f"{start.year:04d}"]
+    """Buckets for start..end inside one calendar year; a month bucket only if
+    it ends by ``complete_by``."""
     out: list[str] = []
     d = start
     while d <= end:
@@ -76,8 +76,8 @@ def _within_year(start: date, end: date, complete_by: date) -> list[str]:
 def buckets(start: date, end: date, years: Iterable[int], complete_by: date | None = None) -> list[str]:
     """Bucket names whose union is exactly the dates start..end (inclusive),
     restricted to ``years``, the years that hold any data (so that ``all`` and
-    prefix sums cost a handful of buckets). A month or year bucket is used only
-    if it ends by ``complete_by`` (default ``end``): month and year buckets keep
+    prefix sums read no empty year). A month bucket is used only if it ends by
+    ``complete_by`` (default ``end``): month buckets keep
     the as-of inputs that passed within them undated (``bucket_field``), which
     is right only when read as of a cutoff not before their end."""
     out: list[str] = []
@@ -89,27 +89,25 @@ def buckets(start: date, end: date, years: Iterable[int], complete_by: date | No
     return out
 
 
-def bucket_levels(day: str) -> tuple[str, str, str]:
-    """The day, month and year buckets a cell dated ``YYYY-MM-DD`` is counted in."""
-    return day, day[:7], day[:4]
+def bucket_levels(day: str) -> tuple[str, str]:
+    """The day and month buckets a cell dated ``YYYY-MM-DD`` is counted in."""
+    return day, day[:7]
 
 
 def bucket_end(bucket: str) -> str:
-    """The last local date of a day, month or year bucket, as ISO text."""
+    """The last local date of a day or month bucket, as ISO text."""
     if len(bucket) == 10:
         return bucket
-    if len(bucket) == 7:
-        return _month_end(int(bucket[:4]), int(bucket[5:7])).isoformat()
-    return f"{bucket}-12-31"
+    return _month_end(int(bucket[:4]), int(bucket[5:7])).isoformat()
 
 
 def bucket_field(bucket: str, field: str, separator: str = "@") -> str:
     """The field a cell is counted under in a bucket. An as-of input
-    ``name@D`` whose date D is not after the end of a month or year bucket is
+    ``name@D`` whose date D is not after the end of a month bucket is
     kept there as plain ``name``: that bucket is only ever read as of a cutoff
     at or after its end (``buckets``), so D <= cutoff holds for it. Day buckets
     keep every date: they are read as of any cutoff. Most as-of instants fall
-    within days of the reception, so this keeps month and year buckets small."""
+    within days of the reception, so this keeps month buckets small."""
     if len(bucket) == 10:
         return field
     at = field.rfind(separator)

@@ -195,8 +195,8 @@ def build_plan(
     for event_type, n in event_types.items():
         globals_delta[f"ev:{event_type}"] += n
     # Sum the batch's cells first (many dossiers share a unit, a day and a
-    # field), then group them by (unit, day): apply.lua counts each in its day,
-    # month and year buckets (renaming as-of fields as processors/windows.py
+    # field), then group them by (unit, day): apply.lua counts each in its day
+    # and month buckets (renaming as-of fields as processors/windows.py
     # bucket_field does), so each cell is sent once, not once per bucket.
     groups: dict[tuple[str, str], dict[str, int]] = {}
     for (unit, day, name), n in cells.items():

@@ -68,7 +68,7 @@ class ApplyArgs:
     watermarks: list[tuple[str, int, int]] = field(default_factory=list)    # field, expected, new
     records: list[tuple[str, str, int, bytes]] = field(default_factory=list)  # kind, id, expected version, blob
     # (unit, day) -> {field: delta}, no zero delta: apply.lua counts each in the
-    # day's, month's and year's buckets (processors/windows.py bucket_field)
+    # day's and month's buckets (processors/windows.py bucket_field)
     cells: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     globals: dict[str, int] = field(default_factory=dict)                   # field -> delta
     units: set[str] = field(default_factory=set)

@@ -55,10 +55,10 @@ for i = 0, n_r - 1 do
   local at = r_at + 4 * i
   redis.call('SET', record_key(ARGV[at], ARGV[at + 1]), ARGV[at + 3])
 end
--- Cells: each (unit, day, field, delta) is counted in its day, month and year
+-- Cells: each (unit, day, field, delta) is counted in its day and month
 -- buckets, the field renamed exactly as processors/windows.py bucket_field
--- does: an as-of field 'name@D' (the LAST '@') becomes 'name' in a month or
--- year bucket whose last date is not before D, and keeps its '@D' otherwise
+-- does: an as-of field 'name@D' (the LAST '@') becomes 'name' in a month
+-- bucket whose last date is not before D, and keeps its '@D' otherwise
 -- and in the day bucket (tests/integration/test_apply_buckets.py compares the
 -- two on generated cells).
 local MONTH_DAYS = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
@@ -88,14 +88,12 @@ end
 local n_cg = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_cg do
   local unit, day, n_f = ARGV[p], ARGV[p + 1], tonumber(ARGV[p + 2]); p = p + 3
-  local month, year = day:sub(1, 7), day:sub(1, 4)
-  local day_key, month_key, year_key = key_counters(unit, day), key_counters(unit, month), key_counters(unit, year)
-  local month_last, year_last = month_end(day), year .. '-12-31'
+  local day_key, month_key = key_counters(unit, day), key_counters(unit, day:sub(1, 7))
+  local month_last = month_end(day)
   for j = 1, n_f do
     local field, delta = ARGV[p], ARGV[p + 1]; p = p + 2
     redis.call('HINCRBY', day_key, field, delta)
     redis.call('HINCRBY', month_key, bucket_field(field, month_last), delta)
-    redis.call('HINCRBY', year_key, bucket_field(field, year_last), delta)
   end
 end
 local n_g = tonumber(ARGV[p]); p = p + 1
