@@ -12,7 +12,7 @@ used_memory`` deltas (what the allocator really holds, hash tables included):
 - without retention (what every closed dossier costs forever): its snapshot, its
   entry in the closed set;
 - per open dossier: its snapshot and the open-state structures;
-- per unit-day of counters (the day hashes; months and years apart);
+- per unit-day of counters (the day hashes; months apart);
 - with retention: the clock moves past every end + the retention, the sweep
   replaces the snapshots by tombstones: bytes per tombstone, and what is left
   once the tombstones have expired too (counters, open dossiers, petitions).
@@ -99,7 +99,7 @@ def by_type(client: redis.Redis, k: Keys) -> dict[str, list[int]]:
             kind = "tombstone" if value == TOMBSTONE else ("closed snapshot" if name[2:] in closed else "open snapshot")
         elif name.startswith("a:"):
             bucket = name.rsplit(":", 1)[1]
-            kind = {10: "counters unit-day", 7: "counters unit-month", 4: "counters unit-year"}[len(bucket)]
+            kind = "counters unit-day" if len(bucket) == 10 else "counters unit-month"
         elif name.startswith("o:"):
             kind = "open sets"
         elif name.startswith("p:"):
@@ -159,7 +159,7 @@ def main() -> None:
         open_snap = sum(sizes["open snapshot"]) / max(1, len(sizes["open snapshot"]))
         open_structs = (sum(sizes["open sets"]) + sum(sizes.get("open", [])) + sum(sizes.get("timer", []))) / max(1, n_open)
         unit_days = sizes["counters unit-day"]
-        months = sum(sizes["counters unit-month"]) + sum(sizes["counters unit-year"])
+        months = sum(sizes["counters unit-month"])
 
         # With retention: move the clock past every end + the retention and sweep.
         later = until + timedelta(days=args.retention_days + 400)
@@ -188,7 +188,7 @@ def main() -> None:
         print(f"  open dossier                        {open_snap + open_structs:7,.0f} B  "
               f"(snapshot {open_snap:,.0f} + open record, sets, timer {open_structs:,.0f})")
         print(f"  unit-day of counters                {sum(unit_days) / len(unit_days):7,.0f} B  "
-              f"({len(unit_days):,} unit-days with activity); months and years {months:,} B in all")
+              f"({len(unit_days):,} unit-days with activity); months {months:,} B in all")
         asof_n = client.zcard(k.asof)
         asof_b = client.memory_usage(k.asof, samples=0) or 0
         print(f"  as-of instants (last 3 days + future) {asof_b / max(1, asof_n):5,.0f} B  each, {asof_n:,} of them: "
