@@ -44,9 +44,9 @@ from store.writer import BatchApplier  # noqa: E402
 
 Call = tuple[list, list]  # (keys, args) of one script call
 
-HINCRBYS = """    redis.call('HINCRBY', day_key, field, delta)
-    redis.call('HINCRBY', month_key, bucket_field(field, month_last), delta)"""
-MONTH = """    redis.call('HINCRBY', month_key, bucket_field(field, month_last), delta)"""
+HINCRBYS = """    count(day_key, field, delta)
+    count(month_key, bucket_field(field, month_last), delta)"""
+MONTH = """    count(month_key, bucket_field(field, month_last), delta)"""
 VERSION_CHECK = "  if version_at(record_key(ARGV[p], ARGV[p + 1])) ~= ARGV[p + 2] then return -2 end"
 RECORD_SET = "  redis.call('SET', record_key(ARGV[at], ARGV[at + 1]), ARGV[at + 3])"
 SET_OPEN = "set_open(ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6], ARGV[p + 7])"

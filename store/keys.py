@@ -15,8 +15,9 @@ prepends them to every script), so renaming a key is a one-line change.
     {p}asof                  sorted set of as-of instants (processors/measures.py): member
                              JSON [name, unit, reception date, key], score = microseconds;
                              read for today's part of running windows, pruned by the timer
-    {p}a:{unit}:{bucket}     hash field -> count; bucket = YYYY-MM-DD | YYYY-MM (before
-                             Dec 2026 also YYYY: no longer written nor read)
+    {p}a:{unit}:{bucket}     hash field -> count, no field at 0 (apply.lua deletes it);
+                             bucket = YYYY-MM-DD | YYYY-MM (before Dec 2026 also YYYY:
+                             no longer written nor read)
     {p}units                 set of unit ids that have counters
     {p}procedures_seen       set of procedure ids received dossiers carry (unknown ones are reported)
     {p}years                 set of years that hold any dated counter

@@ -38,7 +38,8 @@ def expected_counters(cells: Cells) -> dict[tuple[str, str], dict[str, int]]:
 
 def applied_counters(r: redis.Redis, cells: Cells) -> dict[tuple[str, str], dict[str, int]]:
     """Run apply.lua with only these cells under a fresh prefix; read back every
-    counter hash it wrote (zero values dropped: HINCRBY keeps a field at 0)."""
+    counter hash it wrote. No field may be stored at 0 (apply.lua deletes a
+    field that comes back to 0)."""
     keys = Keys(f"tb{uuid.uuid4().hex[:10]}:")
     args = ApplyArgs(applied_at=0.0, cells=cells)
     assert r.eval(script("apply"), 1, keys.route, *args.argv(keys.prefix)) == 1
@@ -48,7 +49,8 @@ def applied_counters(r: redis.Redis, cells: Cells) -> dict[tuple[str, str], dict
     out = {}
     for unit in units:
         for bucket in buckets:
-            values = {f.decode(): int(v) for f, v in r.hgetall(keys.counters(unit, bucket)).items() if int(v)}
+            values = {f.decode(): int(v) for f, v in r.hgetall(keys.counters(unit, bucket)).items()}
+            assert 0 not in values.values()
             if values:
                 out[(unit, bucket)] = values
     # ... and nothing under another name: only counter hashes, applied_at and
@@ -163,3 +165,18 @@ def test_the_examples_exercise_both_outcomes(store) -> None:
     assert got[("U", "2024-02")] == {"a": 1, "b@2024-03-01": 1, "c@2025-01-01": 1, "d": 1, "p|x@y": 1, "plain": 1}
     assert set(got) == {("U", "2024-02"), ("U", "2024-02-29")}  # no year bucket
     assert got[("U", "2024-02-29")] == {f: 1 for f in cells[("U", "2024-02-29")]}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cells=batches())
+def test_a_retraction_in_a_later_call_leaves_no_field_behind(store, cells: Cells) -> None:
+    """A dossier's contribution added by one batch and retracted by a later one
+    (its events came in two batches) leaves the counters as if it never came:
+    no field at 0, no empty hash (Redis drops a hash with its last field)."""
+    keys = Keys(f"tr{uuid.uuid4().hex[:10]}:")
+    negated = {k: {f: -n for f, n in fields.items()} for k, fields in cells.items()}
+    for part in (cells, negated):
+        assert store.eval(script("apply"), 1, keys.route, *ApplyArgs(applied_at=0.0, cells=part).argv(keys.prefix)) == 1
+    written = set(store.scan_iter(match=f"{keys.prefix}*", count=1000))
+    assert written == {keys.applied_at.encode(), keys.state("rules").encode()}
+    store.delete(*written)
