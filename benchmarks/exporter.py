@@ -4,9 +4,10 @@
 
 Fills a fresh redis-server through the real write path (store.writer, no Kafka)
 with ``--days`` of dossiers (default ~13 months) spread over a synthetic
-catalogue (1 province, 5% departments, the rest communes), then times full scrapes (all windows) of the collector,
-cold (first scrape of a process) and warm, next to the time to read every counter
-hash once with a plain pipeline (the reference measured in the same run).
+catalogue (1 province, 5% departments, the rest communes), then times full
+scrapes (all windows) of the collector, cold (first scrape of a process) and
+warm, next to the time to read every counter hash once with a plain pipeline
+(the reference measured in the same run).
 """
 
 from __future__ import annotations
