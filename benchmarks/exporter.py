@@ -23,6 +23,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import orjson
 import redis
 import redis.asyncio as aioredis
 
@@ -69,7 +70,6 @@ def event_stream(units: list[str], dossiers: int, seed: int = 5, offset: int = 0
             evs += [{"event_id": f"{d}t", "dossier_id": d, "type": "resolved", "occurred_at": end.isoformat()},
                     {"event_id": f"{d}q", "dossier_id": d, "type": "rated", "occurred_at": end.isoformat(), "rating": "satisfied"}]
         for e in evs:
-            import orjson
             yield RawMessage("bench", i % 8, offset, orjson.dumps(e))
             offset += 1
 
