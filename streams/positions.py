@@ -36,7 +36,7 @@ from faust.types import TP
 
 from store.identity import GapGuard, LogGap, StateIdentity, fingerprint
 from store.keys import Keys, watermark_field
-from store.plan import RawMessage
+from store.plan import RawMessage, highest_offsets
 from store.writer import BatchApplier
 from streams.config import WorkerConfig
 from streams.lag import EndUnknown, LagProbe
@@ -156,9 +156,9 @@ class PositionKeeper:
             while batch:
                 try:
                     await applier.apply(batch)
-                    for m in batch:
-                        f = watermark_field(m.topic, m.partition)
-                        self._applied[f] = max(self._applied.get(f, -1), m.offset)
+                    for (topic, partition), offset in highest_offsets(batch).items():
+                        f = watermark_field(topic, partition)
+                        self._applied[f] = max(self._applied.get(f, -1), offset)
                     return
                 except LogGap as gap:
                     dropped = await self._on_gap(gap)
