@@ -26,6 +26,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import faust
 import redis.asyncio as aioredis
@@ -50,6 +51,16 @@ class Halted(RuntimeError):
     """The log was reset and the rule is ``halt``: the batch waits (never skipped)."""
 
 
+@dataclass(frozen=True)
+class _Comparison:
+    """What one comparison of Redis with the broker found (PositionKeeper._compare)."""
+
+    parts: list[int]                       # the partitions compared (those the broker knows)
+    offsets: dict[int, tuple[int, int]]    # partition -> (log start, true end)
+    reset: dict[int, str]                  # partition -> why its log is not the one Redis applied
+    behind: dict[int, tuple[int, str]]     # partition -> (offset to read again from, why)
+
+
 class PositionKeeper:
     def __init__(self, app: faust.App, config: WorkerConfig, keys: Keys,
                  redis_client: Callable[[], aioredis.Redis]) -> None:
@@ -66,6 +77,9 @@ class PositionKeeper:
         self._reader: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._lock = asyncio.Lock()
+        # the reader and admin clients are shared by a check under the lock and
+        # one without it (precheck): one request sequence at a time
+        self._broker_lock = asyncio.Lock()
         self._last_wm: dict[str, int | None] = {}
         self._owned: set[int] = set()
         self._verified: set[int] = set()  # partitions checked since their assignment
@@ -185,8 +199,16 @@ class PositionKeeper:
     # -- the check -----------------------------------------------------------
 
     async def check_quietly(self) -> None:
+        """The periodic check (and the one soon after an assignment): compared
+        without the lock first, so that batches keep being applied meanwhile;
+        only when that finds something to act on is it done again under the
+        lock, which decides and acts. Under the lock, the broker's answers (the
+        log's ends, a fetch per partition for the fingerprints) held every batch
+        for ~0.5-0.8 s each ``identity_check_s``: the p99 of event -> Redis at
+        2,000 events/s was that stall (docs/performance.md)."""
         try:
-            await self.check()
+            if await self.precheck():
+                await self.check()
         except asyncio.CancelledError:
             raise
         except EndUnknown as exc:
@@ -194,9 +216,26 @@ class PositionKeeper:
         except Exception:  # noqa: BLE001 - next round
             log.warning("state identity check failed", exc_info=True)
 
+    async def precheck(self) -> bool:
+        """Compare Redis with the broker for the assigned partitions without
+        the lock; True when they disagree (a reset log, or Redis behind what was
+        acknowledged), and ``check`` must look again under the lock. Marks
+        nothing verified and acts on nothing: batches may be applied meanwhile,
+        which the order of ``_compare``'s reads makes harmless."""
+        identity = self.identity()
+        self.halted = await identity.halted()
+        parts = self.assigned()
+        if not parts:
+            return False
+        seen = await self._compare(parts)
+        if seen.reset or seen.behind:
+            return True
+        await identity.end_rebuild_if_done()
+        return False
+
     async def check(self, also: set[int] | None = None) -> dict[int, str]:
         """Compare Redis with the broker for the assigned partitions (and
-        ``also``: those of a batch at hand); returns partition -> what was done."""
+        ``also``: those of a batch at hand) and act; returns partition -> what was done."""
         async with self._lock:
             return await self._check_locked(also)
 
@@ -207,10 +246,36 @@ class PositionKeeper:
         parts = sorted(set(self.assigned()) | (also or set()))
         if not parts:
             return {}
-        offsets = await self._probe.offsets()
-        parts = [p for p in parts if p in offsets]
+        seen = await self._compare(parts)
+        self._verified |= set(seen.parts)
+        if seen.reset:
+            return await self._on_reset(seen.reset, seen.offsets, seen.parts)
+        done: dict[int, str] = {}
+        for p, (next_needed, why) in seen.behind.items():
+            log.warning("partition %s:%d: %s; reading again from %d", self.topic, p, why, next_needed)
+            self._applied.pop(watermark_field(self.topic, p), None)
+            await self._seek(p, next_needed)
+            done[p] = f"behind: read again from {next_needed}"
+        await identity.end_rebuild_if_done()
+        return done
+
+    async def _compare(self, parts: Sequence[int]) -> _Comparison:
+        """What the broker and Redis say about ``parts``, read in this order:
+        what was acknowledged (the offsets this worker applied, the group's
+        committed offsets), then what Redis applied (watermarks, fingerprints),
+        then the log's true ends, measured now (never a cached answer). On a
+        healthy log each read can only be at or past the one before it, even
+        while batches are applied, so applying never looks like a disagreement:
+        ends read before the watermarks could be passed by a batch applied in
+        between and look like a log that ends below what Redis applied (a reset,
+        and with ``rebuild`` a flush). A record at an offset never changes, so
+        its fingerprint needs no lock either."""
+        applied_here = dict(self._applied)
+        committed = await self._committed(parts)
         fields = {p: watermark_field(self.topic, p) for p in parts}
-        applied = await identity.applied(list(fields.values()))
+        applied = await self.identity().applied(list(fields.values()))
+        offsets = await self._probe.offsets(max_age_s=0)
+        parts = [p for p in parts if p in offsets]
         reset: dict[int, str] = {}
         for p in parts:
             start, end = offsets[p]
@@ -225,12 +290,8 @@ class PositionKeeper:
                     raise EndUnknown(f"no answer for the record at offset {wm} of partition {p}")
                 if got != fp:
                     reset[p] = f"the record at offset {wm} is not the one Redis applied"
-        self._verified |= set(parts)
-        if reset:
-            return await self._on_reset(reset, offsets, parts)
-        done: dict[int, str] = {}
-        committed = await self._committed(parts)
-        for p in parts:
+        behind: dict[int, tuple[int, str]] = {}
+        for p in parts if not reset else ():
             f = fields[p]
             wm = applied[f][0]
             next_needed = max((wm if wm is not None else -1) + 1, offsets[p][0])
@@ -238,16 +299,10 @@ class PositionKeeper:
             moving = self._last_wm.get(f, wm) != wm
             self._last_wm[f] = wm
             # Redis behind what the group committed, or behind what this worker applied itself
-            behind = max(c if c is not None else -1, self._applied.get(f, -2) + 1) > next_needed
-            if behind and not moving:
-                log.warning("partition %s:%d: the group committed offset %s and this worker applied up to %s, "
-                            "but Redis holds only up to %s; reading again from %d",
-                            self.topic, p, c, self._applied.get(f), wm, next_needed)
-                self._applied.pop(f, None)
-                await self._seek(p, next_needed)
-                done[p] = f"behind: read again from {next_needed}"
-        await identity.end_rebuild_if_done()
-        return done
+            if max(c if c is not None else -1, applied_here.get(f, -2) + 1) > next_needed and not moving:
+                behind[p] = (next_needed, f"the group committed offset {c} and this worker applied up to "
+                                          f"{applied_here.get(f)}, but Redis holds only up to {wm}")
+        return _Comparison(parts, offsets, reset, behind)
 
     async def _on_reset(self, reset: dict[int, str], offsets: dict[int, tuple[int, int]],
                         parts: list[int]) -> dict[int, str]:
@@ -292,39 +347,42 @@ class PositionKeeper:
         return self._reader
 
     async def _starts(self, partitions: Sequence[int]) -> dict[int, int]:
-        reader = await self._client()
-        tps = [TopicPartition(self.topic, p) for p in partitions]
-        begins = await reader.beginning_offsets(tps)
-        return {tp.partition: begins[tp] for tp in tps}
+        async with self._broker_lock:
+            reader = await self._client()
+            tps = [TopicPartition(self.topic, p) for p in partitions]
+            begins = await reader.beginning_offsets(tps)
+            return {tp.partition: begins[tp] for tp in tps}
 
     async def _committed(self, partitions: Sequence[int]) -> dict[int, int]:
         """The group's committed offsets, asked of the broker (OffsetFetch)."""
-        if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.config.kafka, client_id="chiso-positions")
-            await admin.start()
-            self._admin = admin
-        try:
-            answer = await self._admin.list_consumer_group_offsets(
-                self.config.group_id, partitions=[TopicPartition(self.topic, p) for p in partitions])
-        except Exception:
-            await self._admin.close()
-            self._admin = None
-            raise
+        async with self._broker_lock:
+            if self._admin is None:
+                admin = AIOKafkaAdminClient(bootstrap_servers=self.config.kafka, client_id="chiso-positions")
+                await admin.start()
+                self._admin = admin
+            try:
+                answer = await self._admin.list_consumer_group_offsets(
+                    self.config.group_id, partitions=[TopicPartition(self.topic, p) for p in partitions])
+            except Exception:
+                await self._admin.close()
+                self._admin = None
+                raise
         return {tp.partition: meta.offset for tp, meta in answer.items() if meta.offset is not None and meta.offset >= 0}
 
     async def _fingerprint_at(self, partition: int, offset: int, timeout_s: float = 5.0) -> str | None:
         """The fingerprint of the record at ``offset``, MISSING if there is none,
         None if the broker did not answer in time."""
-        reader = await self._client()
-        tp = TopicPartition(self.topic, partition)
-        reader.assign([tp])
-        reader.seek(tp, offset)
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while asyncio.get_running_loop().time() < deadline:
-            try:
-                records = await reader.getmany(tp, timeout_ms=200, max_records=1)
-            except OffsetOutOfRangeError:
-                return MISSING
-            for record in records.get(tp, []):
-                return fingerprint(record.value) if record.offset == offset else MISSING
-        return None
+        async with self._broker_lock:  # the reader is assigned one partition at a time
+            reader = await self._client()
+            tp = TopicPartition(self.topic, partition)
+            reader.assign([tp])
+            reader.seek(tp, offset)
+            deadline = asyncio.get_running_loop().time() + timeout_s
+            while asyncio.get_running_loop().time() < deadline:
+                try:
+                    records = await reader.getmany(tp, timeout_ms=200, max_records=1)
+                except OffsetOutOfRangeError:
+                    return MISSING
+                for record in records.get(tp, []):
+                    return fingerprint(record.value) if record.offset == offset else MISSING
+            return None

@@ -1,0 +1,124 @@
+"""The state-identity check while batches are applied (streams/positions.py).
+
+In process, against the real broker and redis-server: a PositionKeeper over the
+real write path, its partitions assigned by hand (its Faust app is never started,
+so nothing here seeks a partition). Two things hold whatever the timing:
+
+- a check never compares Redis with log ends read before Redis's watermarks, so
+  a batch applied in between never looks like a reset log (which, under the
+  default rule, flushes the state);
+- the periodic check compares without the lock the batches are applied under,
+  and still sees Redis behind what this worker applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import faust
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+
+from processors.calendar import WorkingCalendar
+from store.layout import prepare
+from store.plan import PlanRules, RawMessage
+from store.writer import BatchApplier
+from streams.positions import PositionKeeper
+from tests.gen import history
+from tests.integration.test_pipeline import NOW as NOW_TEXT
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.fromisoformat(NOW_TEXT)
+
+
+async def produce(bootstrap: str, topic: str, events: list[dict]) -> list[RawMessage]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        out = []
+        for e in events:
+            value = orjson.dumps(e)
+            md = await producer.send_and_wait(topic, key=e["dossier_id"].encode(), value=value)
+            out.append(RawMessage(topic, md.partition, md.offset, value))
+        return out
+    finally:
+        await producer.stop()
+
+
+class Keeper:
+    """A PositionKeeper and a BatchApplier over one stack's topic and prefix."""
+
+    def __init__(self, stack) -> None:
+        self.config = config = stack.settings.worker_config()
+        _, keys = prepare(config.redis_url, "no", config.redis_prefix, config.partitions,
+                          rules=config.counting.fingerprint())
+        self.redis = aioredis.from_url(config.redis_url)
+        app = faust.App(f"positions-test-{config.group_id}", broker=f"kafka://{config.kafka}")
+        self.keeper = PositionKeeper(app, config, keys, lambda: self.redis)
+        self.keeper.assigned = lambda: list(range(config.partitions))  # what Faust would have assigned
+        self.applier = BatchApplier(self.redis, keys, self._no_dead_letters,
+                                    PlanRules(WorkingCalendar(config.calendar), config.counting),
+                                    lambda: NOW, gap_guard=self.keeper.guard)
+        self.keys = keys
+
+    @staticmethod
+    async def _no_dead_letters(records: list[dict]) -> None:
+        raise AssertionError(f"every event here is valid, got {records}")
+
+    async def feed(self, events: list[dict]) -> None:
+        messages = await produce(self.config.kafka, self.config.topics.events, events)
+        await self.keeper.apply(self.applier, messages)
+
+    async def watermarks(self) -> dict[bytes, bytes]:
+        return await self.redis.hgetall(self.keys.watermarks)
+
+    async def close(self) -> None:
+        await self.keeper.stop()
+        await self.redis.aclose()
+
+
+def test_a_batch_applied_between_two_checks_is_not_a_reset_log(make_stack) -> None:
+    async def scenario() -> None:
+        k = Keeper(make_stack())
+        try:
+            await k.feed(history(seed=71, dossiers=40))
+            assert await k.keeper.check() == {}
+            # Keep every answer about the log's ends: a check that used one read
+            # before this batch (the probe's cache) would see Redis past the end.
+            k.keeper._probe.cache_s = 3600.0
+            await k.keeper._probe.offsets()
+            await k.feed(history(seed=72, dossiers=40))
+            applied = await k.watermarks()
+            assert await k.keeper.check() == {}
+            assert await k.keeper.precheck() is False
+            assert await k.watermarks() == applied  # nothing flushed
+        finally:
+            await k.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_periodic_check_compares_without_the_apply_lock(make_stack) -> None:
+    async def scenario() -> None:
+        k = Keeper(make_stack())
+        try:
+            await k.feed(history(seed=73, dossiers=40))
+            async with k.keeper._lock:  # a batch being applied holds it
+                # would wait for the lock forever (bounded here) if it took it
+                assert await asyncio.wait_for(k.keeper.precheck(), 120) is False
+                # one partition's watermark lost (as after a Redis restart):
+                # Redis is behind what this worker applied
+                field = next(iter(await k.watermarks()))
+                await k.redis.hdel(k.keys.watermarks, field)
+                await k.redis.hdel(k.keys.state("fingerprints"), field)
+                # seen once the watermark stands still for a check (not when it just moved)
+                assert await asyncio.wait_for(k.keeper.precheck(), 120) is False
+                assert await asyncio.wait_for(k.keeper.precheck(), 120) is True
+        finally:
+            await k.close()
+
+    asyncio.run(scenario())
