@@ -8,12 +8,15 @@ so nothing here seeks a partition). Two things hold whatever the timing:
   a batch applied in between never looks like a reset log (which, under the
   default rule, flushes the state);
 - the periodic check compares without the lock the batches are applied under,
-  and still sees Redis behind what this worker applied.
+  and still sees Redis behind what this worker applied;
+- a record at a partition's watermark other than the one Redis applied (its
+  fingerprint differs) is a reset of exactly that partition.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime
 
 import faust
@@ -52,8 +55,8 @@ async def produce(bootstrap: str, topic: str, events: list[dict]) -> list[RawMes
 class Keeper:
     """A PositionKeeper and a BatchApplier over one stack's topic and prefix."""
 
-    def __init__(self, stack) -> None:
-        self.config = config = stack.settings.worker_config()
+    def __init__(self, stack, **config_changes) -> None:
+        self.config = config = dataclasses.replace(stack.settings.worker_config(), **config_changes)
         _, keys = prepare(config.redis_url, "no", config.redis_prefix, config.partitions,
                           rules=config.counting.fingerprint())
         self.redis = aioredis.from_url(config.redis_url)
@@ -118,6 +121,36 @@ def test_the_periodic_check_compares_without_the_apply_lock(make_stack) -> None:
                 # seen once the watermark stands still for a check (not when it just moved)
                 assert await asyncio.wait_for(k.keeper.precheck(), 120) is False
                 assert await asyncio.wait_for(k.keeper.precheck(), 120) is True
+        finally:
+            await k.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_different_record_on_any_partition_is_a_reset_of_that_partition(make_stack) -> None:
+    """Each partition's record at its watermark is compared with the
+    fingerprint Redis keeps for that partition, and only a partition that
+    differs is acted on."""
+    async def scenario() -> None:
+        k = Keeper(make_stack(), on_log_reset="halt")  # halt: acts on nothing but the halt flag
+        try:
+            await k.feed(history(seed=74, dossiers=60))
+            applied = await k.watermarks()
+            fingerprints = await k.redis.hgetall(k.keys.state("fingerprints"))
+            assert len(fingerprints) == len(applied) >= 3, "the feed must reach most partitions"
+            assert await k.keeper.precheck() is False
+            # as if Redis had applied other records at two partitions' watermarks
+            changed = sorted(fingerprints)[1:3]
+            for field in changed:
+                await k.redis.hset(k.keys.state("fingerprints"), field, "another record")
+            assert await k.keeper.precheck() is True
+            done = await k.keeper.check()
+            partitions = {int(field.decode().rpartition(":")[2]) for field in changed}
+            assert done == {p: "halted" for p in partitions}, done
+            assert k.keeper.halted is not None and all(
+                f"the record at offset {int(applied[field])} is not the one Redis applied" in k.keeper.halted
+                for field in changed)
+            assert await k.watermarks() == applied  # halted: nothing flushed
         finally:
             await k.close()
 
