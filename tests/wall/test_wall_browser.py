@@ -383,7 +383,7 @@ def test_updates_live_without_reload(stack: Stack, page) -> None:
     stack.send(late_dossiers("live", 60))
     # From the moment the API answers new numbers to the moment the page shows them.
     api_changed = page_changed = None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a bound, not a timing
     while (api_changed is None or page_changed is None) and time.monotonic() < deadline:
         t = time.monotonic()
         if api_changed is None and stack.get("/api/v1/kpis", unit=ROOT, window="today")["measures"]["received"] != received_today:
@@ -392,15 +392,15 @@ def test_updates_live_without_reload(stack: Stack, page) -> None:
             page_changed = t
         time.sleep(0.05)
     assert api_changed is not None and page_changed is not None
-    lag = page_changed - api_changed
-    print(f"page updated {lag:.2f}s after the API")
-    assert lag < 2.0, lag  # the poller reads Redis every 0.5 s, then the score is the first part rebuilt
-    stack.wait_ready()
-    time.sleep(2.0)  # one more rebuild after the last batch
+    # Information, not a check (tests assert no timing): how soon the page
+    # followed the API (the poller reads Redis every 0.5 s, then the score is
+    # the first part rebuilt).
+    print(f"page updated {page_changed - api_changed:.2f}s after the API")
+    stack.wait_ready()  # every event applied: the API's answer below is final
     api = stack.get("/api/v1/kpis", unit=ROOT, window="30d")
     assert api["measures"]["received"] == received_before + 60
     page.wait_for_function(f"() => Math.abs(Number(document.getElementById('score').dataset.value) - {api['index']['score']}) < 1e-9",
-                           timeout=10_000)
+                           timeout=120_000)  # a bound, not a timing
     assert value(page, "#score") < before
     assert page.evaluate("window.__sameDocument") is True  # no reload
 
