@@ -30,6 +30,7 @@ import pytest
 
 from chiso.embedded import free_port, start_broker, start_redis, wait_for_port
 from chiso.settings import sample_units_path
+from chiso.wall.snapshot import STAKE_DOSSIERS, best_and_worst, stake_part
 from processors.calendar import WorkingCalendar
 from processors.units import UnitCatalogue
 from sources.producers import key_of, make_producer
@@ -206,10 +207,24 @@ def shown_number(text: str) -> float:
     return float(text.strip().rstrip("%").replace(".", "").replace(",", "."))
 
 
-def wait_quiet(stack: Stack) -> None:
-    """Ready, and the server's wall has rebuilt since (refresh every 5 s at most)."""
+def wait_quiet(stack: Stack, unit: str = ROOT, window: str = "30d") -> None:
+    """Ready, and the wall's parts for (unit, window) are what the API answers
+    now: a display that is still connected keeps the topic's parts, which the
+    server rebuilds only after it sees the last batch (conclusive, not a sleep)."""
     stack.wait_ready()
-    time.sleep(1.5)
+    deadline = time.monotonic() + 120  # a bound, not a timing
+    while True:
+        snap = stack.get("/wall/snapshot", unit=unit, window=window)
+        top = snap["hello"]["top"]
+        want = {
+            "kpis": stack.get("/api/v1/kpis", unit=unit, window=window),
+            "ranking": best_and_worst(stack.get("/api/v1/ranking", parent=unit, window=window), top),
+            "stake": stake_part(stack.get("/api/v1/stake", parent=unit, window=window, limit=STAKE_DOSSIERS), top),
+        }
+        if all(snap.get(part) == answer for part, answer in want.items()):
+            return
+        assert time.monotonic() < deadline, f"the wall never caught up with the API\n{stack.logs()}"
+        time.sleep(0.2)
 
 
 # -- the page shows what the API says --------------------------------------------------------
@@ -464,7 +479,7 @@ def evil_events() -> list[dict]:
 
 def test_names_are_shown_as_text_never_as_markup(stack: Stack, page) -> None:
     stack.send(evil_events())
-    wait_quiet(stack)
+    wait_quiet(stack, unit="dng-sxd")
     open_wall(page, stack, "unit=dng-sxd&view=units&rotate=0")
     page.wait_for_function("() => document.querySelectorAll('#best .rank-row').length > 0")
     assert page.text_content(f"#best .rank-row[data-unit='{EVIL_ID}'] .uname") == EVIL_NAME
@@ -493,7 +508,7 @@ def test_names_are_shown_as_text_never_as_markup(stack: Stack, page) -> None:
 
 def test_the_event_stream_and_snapshot(stack: Stack) -> None:
     """The SSE stream as a non-browser client sees it; /wall/snapshot is the same."""
-    wait_quiet(stack)
+    wait_quiet(stack, window="7d")
     seen: dict[str, dict] = {}
     with httpx.Client(base_url=stack.base, timeout=10) as client:
         with client.stream("GET", "/wall/events", params={"unit": ROOT, "window": "7d"}) as r:
