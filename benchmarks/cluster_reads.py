@@ -28,26 +28,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from batches import apply_in_batches  # noqa: E402 - benchmarks/ is on sys.path: this script's own folder
+from exporter import catalogue  # noqa: E402 - the same synthetic catalogue (1 province, 5% departments, communes)
 from index_reads import NOW, VN, events  # noqa: E402
 
 from chiso.embedded import start_redis  # noqa: E402
 from chiso.queries import Queries  # noqa: E402
 from processors.calendar import WorkingCalendar  # noqa: E402
-from processors.units import Unit, UnitCatalogue  # noqa: E402
+from processors.units import UnitCatalogue  # noqa: E402
 from processors.windows import named_window  # noqa: E402
 from store.layout import async_client, prepare, sync_client  # noqa: E402
 from store.plan import PlanRules, RawMessage  # noqa: E402
 from store.reader import Store  # noqa: E402
 from store.writer import BatchApplier  # noqa: E402
 from tests.cluster import start_redis_cluster  # noqa: E402
-
-
-def catalogue(n: int) -> UnitCatalogue:
-    units = [Unit("p", "Tỉnh", None, "province")]
-    departments = max(1, n // 20)
-    units += [Unit(f"d{i}", f"Sở {i}", "p", "department") for i in range(departments)]
-    units += [Unit(f"c{i}", f"Xã {i}", "p", "commune") for i in range(n - 1 - departments)]
-    return UnitCatalogue(units)
 
 
 async def fill(url: str, cluster: bool, args, unit_ids: list[str]) -> None:
