@@ -38,6 +38,11 @@ T = TypeVar("T")
 MAX_SHARD_THREADS = 8
 
 
+def _chunked(units: list[str], size: int) -> list[list[str]]:
+    """``units`` in order, in chunks of at most ``size``: cut once, then sent to every shard."""
+    return [units[i:i + size] for i in range(0, len(units), size)]
+
+
 class Store:
     """Thin, synchronous access to the counters (Starlette runs it in a thread pool)."""
 
@@ -84,11 +89,12 @@ class Store:
         for b, ws in plan.items():
             tail += [b, len(ws), *ws]
 
+        chunks = _chunked(units, self.UNITS_PER_SCRIPT)
+
         def read(shard: Keys) -> list[tuple[str, bytes]]:
             head = [shard.prefix, *tail]
             answers: list[tuple[str, bytes]] = []
-            for i in range(0, len(units), self.UNITS_PER_SCRIPT):
-                chunk = units[i:i + self.UNITS_PER_SCRIPT]
+            for chunk in chunks:
                 answers += zip(chunk, self._sum_windows(keys=[shard.route], args=head + chunk))
             return answers
 
@@ -120,17 +126,18 @@ class Store:
 
     def open_counts(self, units: list[str]) -> dict[str, dict[str, int]]:
         """Per unit, the stored size of each open-state set."""
+        chunks = _chunked(units, 500)
 
         def read(shard: Keys) -> list[dict[str, list[int]]]:
             return [orjson.loads(self._open_counts(
-                keys=[shard.route], args=[shard.prefix, len(OPEN_COUNTED), *OPEN_COUNTED, *units[i:i + 500]]))
-                for i in range(0, len(units), 500)]
+                keys=[shard.route], args=[shard.prefix, len(OPEN_COUNTED), *OPEN_COUNTED, *chunk]))
+                for chunk in chunks]
 
         out: dict[str, dict[str, int]] = {}
         zeros = [0] * len(OPEN_COUNTED)
         for per_chunk in self._per_shard(read):
-            for i, counts in zip(range(0, len(units), 500), per_chunk):
-                for u in units[i:i + 500]:
+            for chunk, counts in zip(chunks, per_chunk):
+                for u in chunk:
                     got = dict(zip(OPEN_COUNTED, counts.get(u, zeros)))
                     out[u] = {s: out[u][s] + n for s, n in got.items()} if u in out else got
         return out
@@ -147,12 +154,12 @@ class Store:
     def open_with_info(self, units: list[str], states: tuple[str, ...]) -> list[tuple[str, float, str, OpenInfo]]:
         """The open dossiers of the units in those states, with their effective
         due (the sets' score) and their OpenInfo: (dossier, due, unit, info)."""
+        chunks = _chunked(units, self.UNITS_PER_RECORDS_SCRIPT)
 
         def read(shard: Keys) -> list[tuple[str, float, str, OpenInfo]]:
             found = []
-            for i in range(0, len(units), self.UNITS_PER_RECORDS_SCRIPT):
-                flat = self._open_with_info(keys=[shard.route], args=[
-                    shard.prefix, len(states), *states, *units[i:i + self.UNITS_PER_RECORDS_SCRIPT]])
+            for chunk in chunks:
+                flat = self._open_with_info(keys=[shard.route], args=[shard.prefix, len(states), *states, *chunk])
                 for j in range(0, len(flat), 3):
                     raw = flat[j + 2]
                     if raw is None:
@@ -196,11 +203,11 @@ class Store:
         """Per unit, the records of its petitions (processors/petitions.py)."""
         if not units:
             return {}
+        chunks = _chunked(units, self.UNITS_PER_RECORDS_SCRIPT)
 
         def read(shard: Keys) -> list[list[bytes]]:
             per_unit: list[list[bytes]] = []
-            for i in range(0, len(units), self.UNITS_PER_RECORDS_SCRIPT):
-                chunk = units[i:i + self.UNITS_PER_RECORDS_SCRIPT]
+            for chunk in chunks:
                 per_unit += self._petition_records(keys=[shard.route], args=[shard.prefix, *chunk])
             return per_unit
 
