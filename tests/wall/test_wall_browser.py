@@ -210,7 +210,9 @@ def shown_number(text: str) -> float:
 def wait_quiet(stack: Stack, unit: str = ROOT, window: str = "30d") -> None:
     """Ready, and the wall's parts for (unit, window) are what the API answers
     now: a display that is still connected keeps the topic's parts, which the
-    server rebuilds only after it sees the last batch (conclusive, not a sleep)."""
+    server rebuilds only after it sees the last batch (conclusive, not a sleep).
+    Its status too must say caught up: the hub probes the lag on its own clock
+    and sends it with the heartbeat, so /readyz at 0 does not make it 0 there."""
     stack.wait_ready()
     deadline = time.monotonic() + 120  # a bound, not a timing
     while True:
@@ -221,7 +223,8 @@ def wait_quiet(stack: Stack, unit: str = ROOT, window: str = "30d") -> None:
             "ranking": best_and_worst(stack.get("/api/v1/ranking", parent=unit, window=window), top),
             "stake": stake_part(stack.get("/api/v1/stake", parent=unit, window=window, limit=STAKE_DOSSIERS), top),
         }
-        if all(snap.get(part) == answer for part, answer in want.items()):
+        caught_up = snap.get("status", {}).get("lag") == 0 and snap["status"]["stale"] is False
+        if caught_up and all(snap.get(part) == answer for part, answer in want.items()):
             return
         assert time.monotonic() < deadline, f"the wall never caught up with the API\n{stack.logs()}"
         time.sleep(0.2)
@@ -329,7 +332,8 @@ def test_screenshots_and_layout_at_1080p_and_4k(stack: Stack, browser, tmp_path:
         pg.wait_for_function("() => document.fonts.status === 'loaded'")
         for view in ("overview", "indicators", "units", "stake", "deadlines"):
             pg.click(f".views-nav .vn[data-view={view}]")
-            time.sleep(0.8)  # the fade-in
+            pg.wait_for_function(  # the fade-in has ended: the screenshot shows the view itself
+                f"() => document.getElementById('view-{view}').getAnimations().every(a => a.playState === 'finished')")
             # Nothing spills out of the screen, and everything scales with it.
             assert pg.evaluate("document.documentElement.scrollWidth") <= width
             box = pg.query_selector(f"#view-{view}").bounding_box()
