@@ -163,7 +163,7 @@ def assert_stake_matches_reference(stack, events: list[dict]) -> None:
             for code, (_, _, _, points) in want["indicators"].items():
                 assert item["lost"][code]["lost"] == pytest.approx(
                     ref.INDEX[code][1] - float(points or 0), abs=1e-12), (item["unit"], code)
-            costs = {}
+            costs, dues = {}, {}
             if x == x_now:
                 on_time = want["indicators"]["dossier_on_time"]
                 satisfied = want["indicators"]["dossier_satisfaction"]
@@ -183,7 +183,12 @@ def assert_stake_matches_reference(stack, events: list[dict]) -> None:
                         cost += ref.ref_points("dossier_satisfaction", satisfied[0], satisfied[1])[3] - ref.ref_points(
                             "dossier_satisfaction", satisfied[0] - 1, satisfied[1])[3]
                     costs[d] = cost
+                    due, paused = dossier.clock(as_of=x, inclusive=True)
+                    dues[d] = dossier.effective(due, paused, x)
             assert {i["dossier_id"]: i["cost"] for i in item["dossiers"]} == {d: float(c) for d, c in costs.items()}
+            # each with its effective due; the most costly first, then the most urgent
+            assert {i["dossier_id"]: ref.instant(i["due_at"]) for i in item["dossiers"]} == dues
+            assert [i["dossier_id"] for i in item["dossiers"]] == sorted(costs, key=lambda d: (-costs[d], dues[d], d))
             assert item["at_stake"] == float(sum(costs.values(), ref.Fraction(0))), item["unit"]
             assert item["open_in_time"] == len(costs)
             listed += [i["cost"] for i in item["dossiers"]]
