@@ -71,6 +71,20 @@ class LogGap(Exception):
         super().__init__(", ".join(f"{t}:{p} applied to {w}, batch starts at {f}" for (t, p), (w, f) in gaps.items()))
 
 
+def edge_offsets(messages: Iterable, lowest: bool = False) -> dict[tuple[str, int], int]:
+    """The highest (or lowest) offset of each (topic, partition) among
+    ``messages``: one pass, no per-message string (a batch holds thousands of
+    messages, a few partitions)."""
+    edge: dict[tuple[str, int], int] = {}
+    get = edge.get
+    for m in messages:
+        tp = (m.topic, m.partition)
+        seen = get(tp)
+        if seen is None or (m.offset < seen if lowest else m.offset > seen):
+            edge[tp] = m.offset
+    return edge
+
+
 @dataclass
 class GapGuard:
     """``floors``: field -> the partition's first available offset, where a
@@ -79,13 +93,8 @@ class GapGuard:
     floors: dict[str, int] = field(default_factory=dict)
 
     def check(self, messages: Iterable, watermarks: dict[str, int]) -> None:
-        first: dict[tuple[str, int], int] = {}
-        for m in messages:
-            tp = (m.topic, m.partition)
-            if tp not in first or m.offset < first[tp]:
-                first[tp] = m.offset
         gaps = {}
-        for (topic, partition), offset in first.items():
+        for (topic, partition), offset in edge_offsets(messages, lowest=True).items():
             f = watermark_field(topic, partition)
             applied = watermarks.get(f, -1)
             if offset > applied + 1 and offset > self.floors.get(f, 0):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -55,18 +55,6 @@ class RawMessage(NamedTuple):
     partition: int
     offset: int
     value: bytes | None
-
-
-def highest_offsets(messages: Iterable[RawMessage]) -> dict[tuple[str, int], int]:
-    """The highest offset of each (topic, partition) among ``messages``: one pass,
-    no per-message string (a batch holds thousands of messages, a few partitions)."""
-    highest: dict[tuple[str, int], int] = {}
-    get = highest.get
-    for m in messages:
-        tp = (m.topic, m.partition)
-        if m.offset > get(tp, -1):
-            highest[tp] = m.offset
-    return highest
 
 
 @dataclass

@@ -35,9 +35,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import OffsetOutOfRangeError
 from faust.types import TP
 
-from store.identity import GapGuard, LogGap, StateIdentity, fingerprint
+from store.identity import GapGuard, LogGap, StateIdentity, edge_offsets, fingerprint
 from store.keys import Keys, watermark_field
-from store.plan import RawMessage, highest_offsets
+from store.plan import RawMessage
 from store.writer import BatchApplier
 from streams.config import WorkerConfig
 from streams.lag import EndUnknown, LagProbe
@@ -170,7 +170,7 @@ class PositionKeeper:
             while batch:
                 try:
                     await applier.apply(batch)
-                    for (topic, partition), offset in highest_offsets(batch).items():
+                    for (topic, partition), offset in edge_offsets(batch).items():
                         f = watermark_field(topic, partition)
                         self._applied[f] = max(self._applied.get(f, -1), offset)
                     return

@@ -7,9 +7,9 @@ import fnmatch
 import pytest
 
 from chiso.readiness import state_problems
-from store.identity import GapGuard, LogGap, StateStatus, batch_fingerprints, derived_globs, fingerprint
+from store.identity import GapGuard, LogGap, StateStatus, batch_fingerprints, derived_globs, edge_offsets, fingerprint
 from store.keys import PATTERNS, Keys
-from store.plan import RawMessage, highest_offsets
+from store.plan import RawMessage
 
 pytestmark = pytest.mark.unit
 
@@ -18,12 +18,14 @@ def msgs(partition: int, *offsets: int, topic: str = "ev") -> list[RawMessage]:
     return [RawMessage(topic, partition, o, f"v{o}".encode()) for o in offsets]
 
 
-def test_highest_offsets_per_partition_whatever_the_order() -> None:
+def test_edge_offsets_per_partition_whatever_the_order() -> None:
     # what a worker records as applied (streams/positions.py): the highest
-    # offset of each (topic, partition), not the last one seen
+    # offset of each (topic, partition), not the last one seen; the gap check
+    # looks at the lowest
     batch = msgs(0, 5, 9, 7) + msgs(1, 0) + msgs(0, 8) + msgs(1, 3, topic="other")
-    assert highest_offsets(batch) == {("ev", 0): 9, ("ev", 1): 0, ("other", 1): 3}
-    assert highest_offsets([]) == {}
+    assert edge_offsets(batch) == {("ev", 0): 9, ("ev", 1): 0, ("other", 1): 3}
+    assert edge_offsets(batch, lowest=True) == {("ev", 0): 5, ("ev", 1): 0, ("other", 1): 3}
+    assert edge_offsets([]) == {}
 
 
 def test_a_batch_that_continues_the_watermark_passes() -> None:
