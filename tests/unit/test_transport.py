@@ -5,6 +5,8 @@ Faust's monitor counts its events."""
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
 import pytest
 from aiokafka.structs import ConsumerRecord
@@ -69,3 +71,25 @@ def test_the_monitor_counts_events_not_batches() -> None:
     # the stream counted the batch message once; the consumer adds the rest
     assert monitor.messages_received_total == 3 and monitor.events_total == 3
     assert monitor.messages_received_by_topic["ev"] == 3
+
+
+def test_the_worker_consumer_fetches_with_the_short_wait() -> None:
+    """Faust hard-codes fetch_max_wait_ms=1500 for the worker's consumer; the
+    transport sets aiokafka's private attribute instead. Pinned here so that an
+    aiokafka upgrade renaming it fails a test instead of silently bringing back
+    ~1.3 s of latency per event (streams/transport.py)."""
+    import inspect
+
+    from aiokafka import AIOKafkaConsumer
+
+    async def create() -> AIOKafkaConsumer:
+        consumer, app = consumer_and_app()
+        return consumer._new_consumer_thread()._create_worker_consumer(app.transport)
+
+    worker_consumer = asyncio.run(create())
+    try:
+        assert worker_consumer._fetch_max_wait_ms == transport.FETCH_MAX_WAIT_MS < 1500
+        # and AIOKafkaConsumer.start() hands exactly that attribute to its Fetcher
+        assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+    finally:
+        asyncio.run(worker_consumer.stop())
