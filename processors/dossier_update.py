@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from processors.events import Event
+from processors.events import Event, merge_events
 from processors.facts import DossierFacts, dossier_facts
 from processors.measures import Cell, Instant, contribution, contribution_delta
 from processors.rules import CountingRules
@@ -48,15 +48,7 @@ class DossierUpdate:
 
 def apply_events(dossier_id: str, state: DossierState, new: Iterable[Event],
                  rules: CountingRules = CountingRules()) -> DossierUpdate:
-    events = dict(state.events)
-    added: list[Event] = []
-    duplicates = 0
-    for e in new:
-        if e.event_id in events:
-            duplicates += 1
-            continue
-        events[e.event_id] = e
-        added.append(e)
+    events, added, duplicates = merge_events(state.events, new)
     if not added:
         return DossierUpdate(state, (), duplicates, {}, None)
     facts = dossier_facts(dossier_id, events.values())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -326,6 +327,22 @@ def raw_text(raw: bytes | str | None) -> str:
     if isinstance(raw, str):
         return raw
     return bytes(raw).decode("utf-8", errors="replace")
+
+
+def merge_events(known: Mapping[str, Event], new: Iterable[Event]) -> tuple[dict[str, Event], list[Event], int]:
+    """A dossier's or petition's event set after ``new``: (all events by id,
+    the events that were not known, how many were duplicates). Identity is the
+    event_id: a redelivered event changes nothing."""
+    events = dict(known)
+    added: list[Event] = []
+    duplicates = 0
+    for e in new:
+        if e.event_id in events:
+            duplicates += 1
+            continue
+        events[e.event_id] = e
+        added.append(e)
+    return events, added, duplicates
 
 
 def event_to_json(event: Event) -> bytes:

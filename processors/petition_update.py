@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from processors.calendar import WorkingCalendar
-from processors.events import Event
+from processors.events import Event, merge_events
 from processors.petitions import PetitionFacts, PetitionRecord, PetitionRules, petition_facts, petition_record
 
 Placed = tuple[str, PetitionRecord]  # (unit, record)
@@ -45,15 +45,7 @@ class PetitionUpdate:
 
 def apply_petition_events(petition_id: str, state: PetitionState, new: Iterable[Event],
                           calendar: WorkingCalendar, rules: PetitionRules = PetitionRules()) -> PetitionUpdate:
-    events = dict(state.events)
-    added: list[Event] = []
-    duplicates = 0
-    for e in new:
-        if e.event_id in events:
-            duplicates += 1
-            continue
-        events[e.event_id] = e
-        added.append(e)
+    events, added, duplicates = merge_events(state.events, new)
     if not added:
         return PetitionUpdate(state, (), duplicates, None, None, 0)
     facts = petition_facts(petition_id, events.values(), calendar, rules)
