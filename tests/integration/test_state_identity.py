@@ -289,3 +289,38 @@ def test_a_worker_running_when_chiso_rebuild_records_other_rules_stops_without_w
     stack.start("worker")
     stack.wait_ready(timeout_s=180)
     assert_event_counters(stack, first + second, first_messages + second_messages)
+
+
+def test_a_worker_whose_timer_meets_the_rules_of_a_rebuild_stops_without_writing(make_stack) -> None:
+    """The same stop on the timer's path: no event comes after `chiso rebuild`
+    recorded other rules, but a dossier's transition falls due; the old worker's
+    transition script refuses it, and the worker stops in one line (exit 2),
+    having moved nothing; a worker with the rebuild's rules then moves it."""
+    stack = fault_stack(make_stack)
+    _, messages = messy_feed(seed=45, dossiers=60)
+    send(stack, messages)
+    stack.wait_ready()
+    other = {**stack.env, "CHISO_INDEX__PETITION_WORKING_DAYS": "10"}
+    done = subprocess.run([sys.executable, "-m", "chiso.cli", "rebuild", "--quiet"], env=other,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+    # CHISO_NOW is fixed, so no transition falls due by itself: make one due, as
+    # the clock would (an entry of the timer set at or before now)
+    timer = f"{stack.settings.redis_prefix}timer"
+    dossier, _ = stack.redis.zrange(timer, 0, 0, withscores=True)[0]
+    stack.redis.zadd(timer, {dossier: 0})
+    old_worker = stack.procs.pop("worker")
+    assert old_worker.wait(timeout=300) == 2, stack.logs()
+    log = (stack.workdir / "worker.log").read_text(errors="replace")
+    said = [line for line in log.splitlines() if "quy tắc đếm đã đổi" in line]
+    assert said and said[-1].startswith("chiso worker: ") and "pd=10" in said[-1], log[-3000:]
+    assert stack.redis.zscore(timer, dossier) == 0  # not moved under the old rules
+
+    stack.env = other
+    stack.start("worker")
+    stack.wait_ready(timeout_s=180)
+    deadline = time.monotonic() + 120  # a bound: the new worker's timer ticks every second
+    while stack.redis.zscore(timer, dossier) == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert stack.redis.zscore(timer, dossier) != 0, "the worker with the rebuild's rules never moved it"
