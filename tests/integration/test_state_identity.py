@@ -277,8 +277,9 @@ def test_a_worker_running_when_chiso_rebuild_records_other_rules_stops_without_w
 
     second, second_messages = messy_feed(seed=44, dossiers=60)
     send(stack, second_messages)
-    old_worker = stack.procs.pop("worker")
-    assert old_worker.wait(timeout=300) == 2, stack.logs()
+    # still in stack.procs while waited for: if it never stops, the teardown kills it
+    assert stack.procs["worker"].wait(timeout=300) == 2, stack.logs()
+    stack.procs.pop("worker")
     log = (stack.workdir / "worker.log").read_text(errors="replace")
     said = [line for line in log.splitlines() if "quy tắc đếm đã đổi" in line]
     # the worker's error log, then `chiso worker`'s one line (chiso/errors.py)
@@ -310,8 +311,9 @@ def test_a_worker_whose_timer_meets_the_rules_of_a_rebuild_stops_without_writing
     timer = f"{stack.settings.redis_prefix}timer"
     dossier, _ = stack.redis.zrange(timer, 0, 0, withscores=True)[0]
     stack.redis.zadd(timer, {dossier: 0})
-    old_worker = stack.procs.pop("worker")
-    assert old_worker.wait(timeout=300) == 2, stack.logs()
+    # still in stack.procs while waited for: if it never stops, the teardown kills it
+    assert stack.procs["worker"].wait(timeout=300) == 2, stack.logs()
+    stack.procs.pop("worker")
     log = (stack.workdir / "worker.log").read_text(errors="replace")
     said = [line for line in log.splitlines() if "quy tắc đếm đã đổi" in line]
     assert said and said[-1].startswith("chiso worker: ") and "pd=10" in said[-1], log[-3000:]
