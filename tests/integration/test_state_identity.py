@@ -258,6 +258,27 @@ def test_other_counting_rules_refuse_to_start_until_chiso_rebuild(make_stack) ->
     stack.wait_ready(timeout_s=180)
 
 
+def _rebuild_with_other_rules(stack) -> dict:
+    """`chiso rebuild` with other counting rules (petitions' 10 working days) while
+    the stack's worker runs; returns the environment with those rules."""
+    other = {**stack.env, "CHISO_INDEX__PETITION_WORKING_DAYS": "10"}
+    done = subprocess.run([sys.executable, "-m", "chiso.cli", "rebuild", "--quiet"], env=other,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return other
+
+
+def _stops_on_other_rules(stack) -> None:
+    """The stack's worker stops with exit 2, saying the rules changed in one line."""
+    # still in stack.procs while waited for: if it never stops, the teardown kills it
+    assert stack.procs["worker"].wait(timeout=300) == 2, stack.logs()
+    stack.procs.pop("worker")
+    log = (stack.workdir / "worker.log").read_text(errors="replace")
+    said = [line for line in log.splitlines() if "quy tắc đếm đã đổi" in line]
+    # the worker's error log, then `chiso worker`'s one line (chiso/errors.py)
+    assert said and said[-1].startswith("chiso worker: ") and "pd=10" in said[-1], log[-3000:]
+
+
 def test_a_worker_running_when_chiso_rebuild_records_other_rules_stops_without_writing(make_stack) -> None:
     """The start check cannot see a rebuild that happens later: a worker still
     running with the old counting rules has its next batch refused by the apply
@@ -267,23 +288,14 @@ def test_a_worker_running_when_chiso_rebuild_records_other_rules_stops_without_w
     first, first_messages = messy_feed(seed=43, dossiers=100)
     send(stack, first_messages)
     stack.wait_ready()
-    other = {**stack.env, "CHISO_INDEX__PETITION_WORKING_DAYS": "10"}
-    done = subprocess.run([sys.executable, "-m", "chiso.cli", "rebuild", "--quiet"], env=other,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    other = _rebuild_with_other_rules(stack)
     wm_key = f"{stack.settings.redis_prefix}wm"
     rebuilt = stack.redis.hgetall(wm_key)
     assert rebuilt
 
     second, second_messages = messy_feed(seed=44, dossiers=60)
     send(stack, second_messages)
-    # still in stack.procs while waited for: if it never stops, the teardown kills it
-    assert stack.procs["worker"].wait(timeout=300) == 2, stack.logs()
-    stack.procs.pop("worker")
-    log = (stack.workdir / "worker.log").read_text(errors="replace")
-    said = [line for line in log.splitlines() if "quy tắc đếm đã đổi" in line]
-    # the worker's error log, then `chiso worker`'s one line (chiso/errors.py)
-    assert said and said[-1].startswith("chiso worker: ") and "pd=10" in said[-1], log[-3000:]
+    _stops_on_other_rules(stack)
     assert stack.redis.hgetall(wm_key) == rebuilt  # the old rules wrote nothing of the new events
 
     stack.env = other
@@ -301,22 +313,14 @@ def test_a_worker_whose_timer_meets_the_rules_of_a_rebuild_stops_without_writing
     _, messages = messy_feed(seed=45, dossiers=60)
     send(stack, messages)
     stack.wait_ready()
-    other = {**stack.env, "CHISO_INDEX__PETITION_WORKING_DAYS": "10"}
-    done = subprocess.run([sys.executable, "-m", "chiso.cli", "rebuild", "--quiet"], env=other,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    other = _rebuild_with_other_rules(stack)
 
     # CHISO_NOW is fixed, so no transition falls due by itself: make one due, as
     # the clock would (an entry of the timer set at or before now)
     timer = f"{stack.settings.redis_prefix}timer"
     dossier, _ = stack.redis.zrange(timer, 0, 0, withscores=True)[0]
     stack.redis.zadd(timer, {dossier: 0})
-    # still in stack.procs while waited for: if it never stops, the teardown kills it
-    assert stack.procs["worker"].wait(timeout=300) == 2, stack.logs()
-    stack.procs.pop("worker")
-    log = (stack.workdir / "worker.log").read_text(errors="replace")
-    said = [line for line in log.splitlines() if "quy tắc đếm đã đổi" in line]
-    assert said and said[-1].startswith("chiso worker: ") and "pd=10" in said[-1], log[-3000:]
+    _stops_on_other_rules(stack)
     assert stack.redis.zscore(timer, dossier) == 0  # not moved under the old rules
 
     stack.env = other
