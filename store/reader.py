@@ -74,6 +74,12 @@ class Store:
                 self._pool = ThreadPoolExecutor(min(len(shards), MAX_SHARD_THREADS), thread_name_prefix="chiso-shard")
         return list(self._pool.map(read, shards))
 
+    @staticmethod
+    def _per_chunk(run: Callable[..., T], shard: Keys, head: list, chunks: list[list[str]]) -> list[T]:
+        """One call of the script ``run`` on ``shard`` per chunk of units, in the
+        chunks' order; every unit script takes (prefix, *head, *units)."""
+        return [run(keys=[shard.route], args=[shard.prefix, *head, *chunk]) for chunk in chunks]
+
     def window_sums(self, units: list[str], ranges: list[tuple[date, date]],
                     cutoffs: list[date] | None = None) -> dict[str, list[Counter[str]]]:
         """Per unit, the counters summed over each (start, end) range, computed
@@ -92,11 +98,8 @@ class Store:
         chunks = _chunked(units, self.UNITS_PER_SCRIPT)
 
         def read(shard: Keys) -> list[tuple[str, bytes]]:
-            head = [shard.prefix, *tail]
-            answers: list[tuple[str, bytes]] = []
-            for chunk in chunks:
-                answers += zip(chunk, self._sum_windows(keys=[shard.route], args=head + chunk))
-            return answers
+            return [pair for chunk, encoded in zip(chunks, self._per_chunk(self._sum_windows, shard, tail, chunks))
+                    for pair in zip(chunk, encoded)]
 
         out: dict[str, list[Counter[str]]] = {}
         for answers in self._per_shard(read):
@@ -129,9 +132,8 @@ class Store:
         chunks = _chunked(units, 500)
 
         def read(shard: Keys) -> list[dict[str, list[int]]]:
-            return [orjson.loads(self._open_counts(
-                keys=[shard.route], args=[shard.prefix, len(OPEN_COUNTED), *OPEN_COUNTED, *chunk]))
-                for chunk in chunks]
+            return [orjson.loads(encoded) for encoded in
+                    self._per_chunk(self._open_counts, shard, [len(OPEN_COUNTED), *OPEN_COUNTED], chunks)]
 
         out: dict[str, dict[str, int]] = {}
         zeros = [0] * len(OPEN_COUNTED)
@@ -158,8 +160,7 @@ class Store:
 
         def read(shard: Keys) -> list[tuple[str, float, str, OpenInfo]]:
             found = []
-            for chunk in chunks:
-                flat = self._open_with_info(keys=[shard.route], args=[shard.prefix, len(states), *states, *chunk])
+            for flat in self._per_chunk(self._open_with_info, shard, [len(states), *states], chunks):
                 for j in range(0, len(flat), 3):
                     raw = flat[j + 2]
                     if raw is None:
@@ -206,10 +207,8 @@ class Store:
         chunks = _chunked(units, self.UNITS_PER_RECORDS_SCRIPT)
 
         def read(shard: Keys) -> list[list[bytes]]:
-            per_unit: list[list[bytes]] = []
-            for chunk in chunks:
-                per_unit += self._petition_records(keys=[shard.route], args=[shard.prefix, *chunk])
-            return per_unit
+            return [values for per_unit in self._per_chunk(self._petition_records, shard, [], chunks)
+                    for values in per_unit]
 
         out: dict[str, list[PetitionRecord]] = {}
         for per_unit in self._per_shard(read):
