@@ -6,9 +6,11 @@ Faust's monitor counts its events."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import faust
 import pytest
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from faust.sensors.monitor import Monitor
 from faust.types import TP
@@ -78,10 +80,6 @@ def test_the_worker_consumer_fetches_with_the_short_wait() -> None:
     transport sets aiokafka's private attribute instead. Pinned here so that an
     aiokafka upgrade renaming it fails a test instead of silently bringing back
     ~1.3 s of latency per event (streams/transport.py)."""
-    import inspect
-
-    from aiokafka import AIOKafkaConsumer
-
     async def create() -> AIOKafkaConsumer:
         consumer, app = consumer_and_app()
         return consumer._new_consumer_thread()._create_worker_consumer(app.transport)

@@ -223,7 +223,8 @@ def wait_quiet(stack: Stack, unit: str = ROOT, window: str = "30d") -> None:
             "ranking": best_and_worst(stack.get("/api/v1/ranking", parent=unit, window=window), top),
             "stake": stake_part(stack.get("/api/v1/stake", parent=unit, window=window, limit=STAKE_DOSSIERS), top),
         }
-        caught_up = snap.get("status", {}).get("lag") == 0 and snap["status"]["stale"] is False
+        status = snap.get("status", {})
+        caught_up = status.get("lag") == 0 and status.get("stale") is False
         if caught_up and all(snap.get(part) == answer for part, answer in want.items()):
             return
         assert time.monotonic() < deadline, f"the wall never caught up with the API\n{stack.logs()}"
