@@ -15,6 +15,7 @@ import pytest
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from tests.integration.test_pipeline import NOW, assert_event_counters, assert_matches_reference, messy_feed, send
+from tests.stack import stop_group
 
 pytestmark = pytest.mark.integration
 
@@ -214,7 +215,8 @@ def test_readiness_without_a_topic_or_a_worker(make_stack) -> None:
     stack.start("worker")
     stack.wait_ready()
     assert_matches_reference(stack, events)
-    stack.procs.pop("worker").terminate()  # every event applied, but nobody applies the next ones
+    # every event applied, but nobody applies the next ones; stop_group kills it if it hangs
+    stop_group(stack.procs.pop("worker"))
     body = wait_not_ready(stack)
     assert any("no worker" in reason for reason in body["reasons"]), body
     assert body["lag"] == 0
