@@ -5,14 +5,29 @@
 -- which redis-py's cluster pipeline routed command by command.
 local n_s = tonumber(ARGV[2])
 local open_key = key_open()
-local out = {}
+-- The records are read with one HMGET per open set (in slices: unpack's
+-- arguments are bounded by Lua's C stack), not one HGET per dossier: each
+-- redis.call costs more than the field it reads. Counters, not #t, index the
+-- tables: # is a search on every call.
+local SLICE = 1000
+local out, o = {}, 0
 for u = 3 + n_s, #ARGV do
   for s = 1, n_s do
     local got = redis.call('ZRANGE', key_open_set(ARGV[u], ARGV[2 + s]), 0, -1, 'WITHSCORES')
-    for i = 1, #got, 2 do
-      out[#out + 1] = got[i]
-      out[#out + 1] = got[i + 1]
-      out[#out + 1] = redis.call('HGET', open_key, got[i])
+    local n = #got / 2
+    for first = 1, n, SLICE do
+      local last = math.min(n, first + SLICE - 1)
+      local ids = {}
+      for i = first, last do
+        ids[i - first + 1] = got[2 * i - 1]
+      end
+      local records = redis.call('HMGET', open_key, unpack(ids))
+      for i = first, last do
+        out[o + 1] = got[2 * i - 1]
+        out[o + 2] = got[2 * i]
+        out[o + 3] = records[i - first + 1]
+        o = o + 3
+      end
     end
   end
 end
