@@ -28,11 +28,22 @@ Fields:
   complained about), ``ix.sync``, ``ix.eres`` (electronic result), ``ix.deres``
   (digitised and electronic result), ``ix.fpo`` (fee required, paid online) and
   ``pp|<procedure>`` (paid online).
+
+*Bundles.* The plain fields a dossier contributes on one date (reception,
+outcome, payment, rating, ``closed`` and the index flags: ``BUNDLED``) are one
+cell ``+<codes>`` (one letter per field, sorted) when there are two or more of
+them: a bundle counts 1 for each field it names. A dossier then contributes ~10
+cells instead of ~21, and the apply script updates as many fewer counters (each
+in its day and month bucket), which was most of its time. Readers expand the
+summed counters (``expand_fields``); expansion is linear, so counters written
+before bundles existed, or with other bundles, add up to the same numbers, and a
+dossier stored with named cells retracts them exactly when it changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -57,6 +68,19 @@ MEASURES = (
     "withdrawn", "rejected", "paid", "paid_online", "rated", "rated_satisfied",
 )
 CLOSED = "closed"
+# Fields bundled per date (see the module doc), each with its one-letter code.
+# Codes are stored in Redis: never reuse or change one, only add.
+BUNDLED = {
+    "received": "a", "received_online": "b", "received_direct": "c", "received_postal": "d",
+    "received_online_eligible": "e", "received_online_eligible_online": "f",
+    "received_digitized": "g", "received_synced": "h",
+    "resolved": "i", "resolved_early": "j", "resolved_on_time": "k", "resolved_late": "l",
+    "resolved_e_result": "m", "resolved_late_no_apology": "n",
+    "withdrawn": "o", "rejected": "p", "paid": "q", "paid_online": "r", "rated": "s", "rated_satisfied": "t",
+    CLOSED: "u", "ix.fee": "v", "ix.reuse": "w", "ix.pstore": "x", "ix.cit": "y",
+}
+BUNDLE_PREFIX = "+"
+_BUNDLED_NAME = {code: name for name, code in BUNDLED.items()}
 OVERDUE_FROM = "od+"
 OVERDUE_UNTIL = "od-"
 ANOMALY_PREFIX = "x|"
@@ -101,12 +125,20 @@ def contribution(f: DossierFacts, rules: CountingRules = CountingRules()) -> Con
     r_date = local_date(f.received_at).isoformat()
 
     append = cells.append
+    codes_on: dict[str, list[str]] = {}  # date -> codes of the bundled fields on it
+    code_of = BUNDLED.get
 
     def add(at_date: str, *fields: str) -> None:
         # a plain loop: extend() over a generator cost ~0.3 µs more per call,
         # ~17 calls per dossier update
         for field in fields:
-            append((u, at_date, field))
+            code = code_of(field)
+            if code is None:
+                append((u, at_date, field))
+            elif at_date in codes_on:
+                codes_on[at_date].append(code)
+            else:
+                codes_on[at_date] = [code]
 
     add(r_date, "received", f"received_{f.channel}")
     if f.online_service != "none":
@@ -146,7 +178,48 @@ def contribution(f: DossierFacts, rules: CountingRules = CountingRules()) -> Con
             add(local_date(b).isoformat(), OVERDUE_UNTIL)
 
     instants = _index_inputs(f, rules, r_date, add)
+    for at_date, codes in codes_on.items():
+        if len(codes) == 1:
+            append((u, at_date, _BUNDLED_NAME[codes[0]]))
+        else:
+            codes.sort()  # one spelling per set of fields, so that a later update retracts it
+            append((u, at_date, BUNDLE_PREFIX + "".join(codes)))
     return Contribution(cells, instants)
+
+
+def _bundle_names(field: str) -> tuple[str, ...]:
+    return tuple(_BUNDLED_NAME[code] for code in field[1:])
+
+
+_expanded: dict[str, tuple[str, ...]] = {}
+
+
+def expand_fields(counts: Mapping[str, int | float]) -> Counter[str]:
+    """Summed counters with every bundle counted under the fields it names
+    (values as integers: Lua's cjson may send whole numbers as floats)."""
+    out: Counter[str] = Counter()
+    for field, value in counts.items():
+        n = int(value)
+        if field[:1] == BUNDLE_PREFIX:
+            names = _expanded.get(field)
+            if names is None:
+                names = _expanded[field] = _bundle_names(field)
+            for name in names:
+                out[name] += n
+        else:
+            out[field] += n
+    return out
+
+
+def named_cells(cells: Iterable[Cell]) -> list[Cell]:
+    """Cells with every bundle written out as the cells it stands for."""
+    out: list[Cell] = []
+    for unit, day, field in cells:
+        if field[:1] == BUNDLE_PREFIX:
+            out.extend((unit, day, name) for name in _bundle_names(field))
+        else:
+            out.append((unit, day, field))
+    return out
 
 
 def _index_inputs(f: DossierFacts, rules: CountingRules, r_date: str, add) -> list[Instant]:

@@ -16,6 +16,8 @@ prepends them to every script), so renaming a key is a one-line change.
                              JSON [name, unit, reception date, key], score = microseconds;
                              read for today's part of running windows, pruned by the timer
     {p}a:{unit}:{bucket}     hash field -> count, no field at 0 (apply.lua deletes it);
+                             a field "+<codes>" is a bundle of named fields
+                             (processors/measures.py BUNDLED, expanded by the reader);
                              bucket = YYYY-MM-DD | YYYY-MM (before Dec 2026 also YYYY:
                              no longer written nor read)
     {p}units                 set of unit ids that have counters

@@ -24,6 +24,7 @@ import orjson
 import redis
 
 from processors.dossier_update import DossierState
+from processors.measures import expand_fields
 from processors.open_state import STATES
 from processors.petitions import PetitionRecord
 from processors.stake import OpenInfo
@@ -104,7 +105,8 @@ class Store:
         out: dict[str, list[Counter[str]]] = {}
         for answers in self._per_shard(read):
             for unit, encoded in answers:
-                got = [Counter({k: int(v) for k, v in w.items()}) for w in orjson.loads(encoded)]
+                # bundles (processors/measures.py) counted under the fields they name
+                got = [expand_fields(w) for w in orjson.loads(encoded)]
                 if unit not in out:
                     out[unit] = got
                 else:

@@ -18,7 +18,7 @@ from processors.events import Event, event_from_dict
 from processors.facts import dossier_facts
 from processors.index import IndexConfig
 from processors.index_inputs import ScopeInputs, index_of
-from processors.measures import contribution
+from processors.measures import contribution, named_cells
 from processors.petitions import PetitionCounts, PetitionRecord, petition_counts, petition_facts, petition_record
 from processors.rules import CountingRules
 from processors.units import UnitCatalogue
@@ -80,7 +80,7 @@ def pipeline_index(events: list[dict], pets: list[dict], scope: list[str], root:
     instants: list[tuple[bytes, int]] = []
     for d, evs in ref.group(events).items():
         c = contribution(dossier_facts(d, parsed(evs.events)), rules)
-        for unit, day, field in c.cells:
+        for unit, day, field in named_cells(c.cells):
             if unit:
                 years.add(int(day[:4]))
                 for bucket in bucket_levels(day):

@@ -17,7 +17,7 @@ from processors.dossier_update import DossierState, apply_events
 from processors.events import Event, event_from_dict
 from processors.facts import dossier_facts
 from processors.index import ratios
-from processors.measures import MEASURES, contribution
+from processors.measures import MEASURES, contribution, named_cells
 from processors.report import period_report
 from store.codecs import decode_dossier, encode_dossier
 from tests import reference as ref
@@ -36,7 +36,7 @@ def cells_of(events: list[dict]) -> list[tuple[str, str, str]]:
         by.setdefault(e["dossier_id"], []).append(e)
     cells = []
     for d, evs in by.items():
-        cells.extend(contribution(dossier_facts(d, parsed(evs))).cells)
+        cells.extend(named_cells(contribution(dossier_facts(d, parsed(evs))).cells))
     return cells
 
 

@@ -27,7 +27,7 @@ from processors.events import Event, event_from_dict
 from processors.facts import dossier_facts
 from processors.index import IndexConfig
 from processors.index_inputs import ScopeInputs, index_of
-from processors.measures import contribution
+from processors.measures import contribution, named_cells
 from processors.petitions import petition_counts, petition_facts, petition_record
 from processors.report import period_report
 from processors.timeutil import LOCAL_TZ
@@ -103,7 +103,7 @@ def aggregate(scenario: qn.Scenario) -> Totals:
                 received.append(ev.data)
                 if not _in_office_hours(ev.occurred_at):
                     outside.append(ev.event_id)
-        for unit, day, field in contribution(dossier_facts(evs[0]["dossier_id"], parsed)).cells:
+        for unit, day, field in named_cells(contribution(dossier_facts(evs[0]["dossier_id"], parsed)).cells):
             if day < FROM:
                 before[field] += 1
             elif day <= TO:
