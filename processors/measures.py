@@ -187,8 +187,18 @@ def contribution(f: DossierFacts, rules: CountingRules = CountingRules()) -> Con
     return Contribution(cells, instants)
 
 
+class UnknownBundle(ValueError):
+    """A bundle names a code this version does not know: the counters were
+    written by a newer chiso. Leaving the code out would make numbers silently
+    wrong, so reading stops with what to do."""
+
+
 def _bundle_names(field: str) -> tuple[str, ...]:
-    return tuple(_BUNDLED_NAME[code] for code in field[1:])
+    try:
+        return tuple(_BUNDLED_NAME[code] for code in field[1:])
+    except KeyError as e:
+        raise UnknownBundle(f"counter field {field!r} has a bundle code {e.args[0]!r} this chiso does not know: "
+                            "it was written by a newer version; upgrade again or run `chiso rebuild`") from None
 
 
 _expanded: dict[str, tuple[str, ...]] = {}

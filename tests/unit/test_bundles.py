@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,15 @@ from processors import measures
 from processors.dossier_update import DossierState, apply_events
 from processors.events import Event, event_from_dict
 from processors.facts import dossier_facts
-from processors.measures import BUNDLE_PREFIX, BUNDLED, MEASURES, contribution, expand_fields, named_cells
+from processors.measures import (
+    BUNDLE_PREFIX,
+    BUNDLED,
+    MEASURES,
+    UnknownBundle,
+    contribution,
+    expand_fields,
+    named_cells,
+)
 from tests.gen import dossiers
 
 
@@ -99,3 +108,11 @@ def test_expansion_is_linear_and_takes_json_numbers() -> None:
     assert all(type(n) is int for n in expand_fields(bundles).values())
     assert named_cells([("u", "2024-03-01", "+ab"), ("u", "2024-03-01", "od+")]) == [
         ("u", "2024-03-01", "received"), ("u", "2024-03-01", "received_online"), ("u", "2024-03-01", "od+")]
+
+
+def test_a_code_this_version_does_not_know_stops_the_read_with_what_to_do() -> None:
+    unknown = next(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in BUNDLED.values())
+    with pytest.raises(UnknownBundle, match="newer version.*chiso rebuild"):
+        expand_fields({f"+a{unknown}": 1})
+    with pytest.raises(UnknownBundle):
+        named_cells([("u", "2024-03-01", f"+{unknown}")])
