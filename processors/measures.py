@@ -46,6 +46,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 import orjson
 
@@ -193,15 +194,13 @@ class UnknownBundle(ValueError):
     wrong, so reading stops with what to do."""
 
 
+@cache  # a few hundred spellings at most; the reader expands each for every unit and window
 def _bundle_names(field: str) -> tuple[str, ...]:
     try:
         return tuple(_BUNDLED_NAME[code] for code in field[1:])
     except KeyError as e:
         raise UnknownBundle(f"counter field {field!r} has a bundle code {e.args[0]!r} this chiso does not know: "
                             "it was written by a newer version; upgrade again or run `chiso rebuild`") from None
-
-
-_expanded: dict[str, tuple[str, ...]] = {}
 
 
 def expand_fields(counts: Mapping[str, int | float]) -> Counter[str]:
@@ -211,10 +210,7 @@ def expand_fields(counts: Mapping[str, int | float]) -> Counter[str]:
     for field, value in counts.items():
         n = int(value)
         if field[:1] == BUNDLE_PREFIX:
-            names = _expanded.get(field)
-            if names is None:
-                names = _expanded[field] = _bundle_names(field)
-            for name in names:
+            for name in _bundle_names(field):
                 out[name] += n
         else:
             out[field] += n

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from processors import measures
 from processors.dossier_update import DossierState, apply_events
-from processors.events import Event, event_from_dict
 from processors.facts import dossier_facts
 from processors.measures import (
     BUNDLE_PREFIX,
@@ -27,12 +26,7 @@ from processors.measures import (
     named_cells,
 )
 from tests.gen import dossiers
-
-
-def parsed(events: list[dict]) -> list[Event]:
-    out = [event_from_dict(e) for e in events]
-    assert all(isinstance(e, Event) for e in out), out
-    return out  # type: ignore[return-value]
+from tests.index_pipeline import parsed
 
 
 @contextmanager

@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.dossier_update import DossierState, apply_events
-from processors.events import Event, event_from_dict
 from processors.facts import dossier_facts
 from processors.index import ratios
 from processors.measures import MEASURES, contribution, named_cells
@@ -22,12 +21,7 @@ from processors.report import period_report
 from store.codecs import decode_dossier, encode_dossier
 from tests import reference as ref
 from tests.gen import dossier_events, dossiers, histories, history
-
-
-def parsed(events: list[dict]) -> list[Event]:
-    out = [event_from_dict(e) for e in events]
-    assert all(isinstance(e, Event) for e in out), out
-    return out  # type: ignore[return-value]
+from tests.index_pipeline import parsed
 
 
 def cells_of(events: list[dict]) -> list[tuple[str, str, str]]:
