@@ -197,8 +197,25 @@ class StateIdentity:
                 pipe.hdel(shard.state("fingerprints"), *some)
                 await pipe.execute()
 
-    async def halt(self, reason: str) -> None:
-        await self.redis.set(self.keys.state("halted"), orjson.dumps({"reason": reason, "at": time.time()}))
+    async def halt(self, reason: str, generation: str) -> bool:
+        """Raise the halt flag, only if the state is still ``generation`` (the
+        one the reset was seen in); False, and nothing written, when a flush
+        (`chiso rebuild`) came in between. Without that, a check that compared
+        before the rebuild's flush and wrote after it halted the rebuilt state,
+        which nothing clears but another rebuild. Both keys are in the {state}
+        slot, so this is one transaction on a Redis Cluster too."""
+        key = self.keys.state("generation")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                if await pipe.get(key) != generation.encode():
+                    return False
+                pipe.multi()
+                pipe.set(self.keys.state("halted"), orjson.dumps({"reason": reason, "at": time.time()}))
+                await pipe.execute()
+            except redis.WatchError:
+                return False
+        return True
 
     async def halted(self) -> str | None:
         raw = await self.redis.get(self.keys.state("halted"))

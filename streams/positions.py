@@ -241,7 +241,7 @@ class PositionKeeper:
 
     async def _check_locked(self, also: set[int] | None = None) -> dict[int, str]:
         identity = self.identity()
-        await identity.generation()
+        generation = await identity.generation()
         self.halted = await identity.halted()
         parts = sorted(set(self.assigned()) | (also or set()))
         if not parts:
@@ -249,7 +249,7 @@ class PositionKeeper:
         seen = await self._compare(parts)
         self._verified |= set(seen.parts)
         if seen.reset:
-            return await self._on_reset(seen.reset, seen.offsets, seen.parts)
+            return await self._on_reset(seen.reset, seen.offsets, seen.parts, generation)
         done: dict[int, str] = {}
         for p, (next_needed, why) in seen.behind.items():
             log.warning("partition %s:%d: %s; reading again from %d", self.topic, p, why, next_needed)
@@ -305,14 +305,22 @@ class PositionKeeper:
         return _Comparison(parts, offsets, reset, behind)
 
     async def _on_reset(self, reset: dict[int, str], offsets: dict[int, tuple[int, int]],
-                        parts: list[int]) -> dict[int, str]:
+                        parts: list[int], generation: str) -> dict[int, str]:
+        """Act on a reset log by the rule; ``generation``: the state's, read
+        before the comparison that found the reset."""
         rule = self.config.on_log_reset
         reason = "; ".join(f"partition {p}: {why}" for p, why in sorted(reset.items()))
         identity = self.identity()
         if rule == "halt":
+            if not await identity.halt(reason, generation):
+                # the state was flushed (`chiso rebuild`) since the comparison:
+                # what it saw is gone; these partitions are compared again
+                log.info("a reset log was seen (%s) but the state was rebuilt meanwhile; checking again", reason)
+                self._verified -= set(reset)
+                self.halted = await identity.halted()
+                return {}
             log.error("the event log was reset (%s); CHISO_ON_LOG_RESET=halt: not applying. "
                       "Run `chiso rebuild` to start again from the available log.", reason)
-            await identity.halt(reason)
             self.halted = reason
             return {p: "halted" for p in reset}
         if rule == "continue":
