@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -157,25 +157,35 @@ class StateIdentity:
                         for f, w, fp in zip(some, wms, fps)})
         return out
 
-    async def flush(self, reason: str, rules: str, targets: dict[str, int] | None = None) -> str:
+    async def flush(self, reason: str, rules: str, targets: dict[str, int] | None = None,
+                    expect: str | None = None) -> str | None:
         """Delete every derived key at once (one script: no batch can be half
         inside), stamp a new generation, raise the rebuilding flag and record
         the counting rules what follows is counted with (``rules``,
         ``CountingRules.fingerprint``): a worker still running with other rules
-        can write nothing after this (apply.lua).
+        can write nothing after this (apply.lua). Returns the new generation.
+
+        ``expect``: flush only if the state is still that generation (a worker
+        that saw a reset log; None, and nothing done, when another flush came
+        in between: what it saw is gone). On one node the script checks it in
+        the same step.
 
         On a Redis Cluster there is one script per partition's keys: the
-        rebuilding flag is raised first, so that readiness says 503 while the
-        partitions are flushed one by one."""
+        rebuilding flag is raised first (and ``expect`` checked with it, in one
+        transaction), so that readiness says 503 while the partitions are
+        flushed one by one."""
         generation = new_generation()
         flag = rebuilding_flag(reason, targets)
         if not self.keys.clustered:
-            await self._flush(keys=[self.keys.route], args=[self.keys.prefix, generation, flag, rules,
-                                                            *derived_globs(self.keys)])
-            return generation
-        await self.redis.set(self.keys.state("rebuilding"), flag)
+            done = await self._flush(keys=[self.keys.route], args=[self.keys.prefix, generation, flag, rules,
+                                                                   expect or "", *derived_globs(self.keys)])
+            return generation if done >= 0 else None
+        if expect is None:
+            await self.redis.set(self.keys.state("rebuilding"), flag)
+        elif not await self._if_generation(expect, lambda pipe: pipe.set(self.keys.state("rebuilding"), flag)):
+            return None
         for shard in self.keys.shards:
-            await self._flush(keys=[shard.route], args=[shard.prefix, generation, flag, rules,
+            await self._flush(keys=[shard.route], args=[shard.prefix, generation, flag, rules, "",
                                                         *derived_globs(shard)])
             # the script (shared with the single node) also stamped the partition's
             # own copies of the identity keys, which nothing reads: the real ones are
@@ -202,8 +212,14 @@ class StateIdentity:
         one the reset was seen in); False, and nothing written, when a flush
         (`chiso rebuild`) came in between. Without that, a check that compared
         before the rebuild's flush and wrote after it halted the rebuilt state,
-        which nothing clears but another rebuild. Both keys are in the {state}
-        slot, so this is one transaction on a Redis Cluster too."""
+        which nothing clears but another rebuild."""
+        value = orjson.dumps({"reason": reason, "at": time.time()})
+        return await self._if_generation(generation, lambda pipe: pipe.set(self.keys.state("halted"), value))
+
+    async def _if_generation(self, generation: str, write: Callable[[aioredis.client.Pipeline], object]) -> bool:
+        """Queue ``write`` in a transaction that runs only if the state is still
+        ``generation``; False when it is not (or changed meanwhile). The
+        identity keys share the {state} slot, so this holds on a Redis Cluster."""
         key = self.keys.state("generation")
         async with self.redis.pipeline(transaction=True) as pipe:
             try:
@@ -211,7 +227,7 @@ class StateIdentity:
                 if await pipe.get(key) != generation.encode():
                     return False
                 pipe.multi()
-                pipe.set(self.keys.state("halted"), orjson.dumps({"reason": reason, "at": time.time()}))
+                write(pipe)
                 await pipe.execute()
             except redis.WatchError:
                 return False

@@ -313,12 +313,7 @@ class PositionKeeper:
         identity = self.identity()
         if rule == "halt":
             if not await identity.halt(reason, generation):
-                # the state was flushed (`chiso rebuild`) since the comparison:
-                # what it saw is gone; these partitions are compared again
-                log.info("a reset log was seen (%s) but the state was rebuilt meanwhile; checking again", reason)
-                self._verified -= set(reset)
-                self.halted = await identity.halted()
-                return {}
+                return await self._stale(reset, reason)
             log.error("the event log was reset (%s); CHISO_ON_LOG_RESET=halt: not applying. "
                       "Run `chiso rebuild` to start again from the available log.", reason)
             self.halted = reason
@@ -332,15 +327,27 @@ class PositionKeeper:
                 self._applied.pop(watermark_field(self.topic, p), None)
                 await self._seek(p, offsets[p][0])
             return {p: "continued as a new log" for p in reset}
+        targets = {watermark_field(self.topic, p): end - 1 for p, (_, end) in offsets.items() if end > 0}
+        if await identity.flush(f"event log reset: {reason}", self.config.counting.fingerprint(), targets,
+                                expect=generation) is None:
+            return await self._stale(reset, reason)
         log.warning("the event log was reset (%s); CHISO_ON_LOG_RESET=rebuild: applying the available log again",
                     reason)
-        targets = {watermark_field(self.topic, p): end - 1 for p, (_, end) in offsets.items() if end > 0}
-        await identity.flush(f"event log reset: {reason}", self.config.counting.fingerprint(), targets)
         self._last_wm.clear()
         self._applied.clear()
         for p in parts:
             await self._seek(p, offsets[p][0])
         return {p: "rebuilt" for p in parts}
+
+    async def _stale(self, reset: dict[int, str], reason: str) -> dict[int, str]:
+        """The state was flushed (`chiso rebuild`, another worker's rebuild)
+        since the comparison that saw the reset: what it saw is gone, and
+        acting on it would halt or flush the state that replaced it. These
+        partitions are compared again before their next batch."""
+        log.info("a reset log was seen (%s) but the state was rebuilt meanwhile; comparing again", reason)
+        self._verified -= set(reset)
+        self.halted = await self.identity().halted()
+        return {}
 
     # -- the broker side -----------------------------------------------------
 

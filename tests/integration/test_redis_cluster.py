@@ -28,6 +28,7 @@ from store.writer import BatchApplier
 from tests.cluster import LocalCluster, start_redis_cluster
 from tests.integration.conftest import Stack
 from tests.integration.test_deadlines import expected_states
+from tests.integration.test_generation_guard import stale_generation_writes_nothing
 from tests.integration.test_pipeline import (
     assert_event_counters,
     assert_every_answer_matches_reference,
@@ -249,5 +250,24 @@ def test_on_a_cluster_a_batch_planned_with_other_rules_writes_nothing(cluster: L
     try:
         asyncio.run(run())
         assert client.get(keys.state("rules")) == NEW.fingerprint().encode()  # the copy workers check at start
+    finally:
+        client.close()
+
+
+def test_on_a_cluster_a_stale_halt_or_flush_writes_nothing(cluster: LocalCluster) -> None:
+    """The generation is checked in the {state} slot's transaction that raises
+    the halt or (first step of a flush on a cluster) the rebuilding flag."""
+    keys = Keys(f"gen{uuid.uuid4().hex[:6]}:", 4)
+    client = RedisCluster.from_url(cluster.url)
+
+    async def run() -> None:
+        r = async_client(cluster.url, True)
+        try:
+            await stale_generation_writes_nothing(r, client, keys)
+        finally:
+            await r.aclose()
+
+    try:
+        asyncio.run(run())
     finally:
         client.close()
