@@ -233,41 +233,39 @@ def test_on_a_cluster_chunks_written_in_a_pipeline_equal_one_write(cluster: Loca
     assert len(set(piped_dl.sent)) == len(piped_dl.sent)
 
 
-def test_on_a_cluster_a_batch_planned_with_other_rules_writes_nothing(cluster: LocalCluster) -> None:
-    """A rebuild records the new counting rules in every partition's copy (the
-    one its apply script can read, in its slot): a worker still running with
-    the old ones is refused on every partition."""
-    keys = Keys(f"rules{uuid.uuid4().hex[:6]}:", 4)
+def with_cluster_clients(cluster: LocalCluster, body) -> None:
+    """Run ``await body(r, client)`` with an asyncio and a sync client of the
+    cluster, both closed after (test_rules_guard.with_clients, on a cluster)."""
     client = RedisCluster.from_url(cluster.url)
 
     async def run() -> None:
         r = async_client(cluster.url, True)
         try:
-            await refused_after_a_rebuild(r, client, keys, 10**9)
+            await body(r, client)
         finally:
             await r.aclose()
 
     try:
         asyncio.run(run())
-        assert client.get(keys.state("rules")) == NEW.fingerprint().encode()  # the copy workers check at start
     finally:
         client.close()
+
+
+def test_on_a_cluster_a_batch_planned_with_other_rules_writes_nothing(cluster: LocalCluster) -> None:
+    """A rebuild records the new counting rules in every partition's copy (the
+    one its apply script can read, in its slot): a worker still running with
+    the old ones is refused on every partition."""
+    keys = Keys(f"rules{uuid.uuid4().hex[:6]}:", 4)
+
+    async def body(r, client) -> None:
+        await refused_after_a_rebuild(r, client, keys, 10**9)
+        assert client.get(keys.state("rules")) == NEW.fingerprint().encode()  # the copy workers check at start
+
+    with_cluster_clients(cluster, body)
 
 
 def test_on_a_cluster_a_stale_halt_or_flush_writes_nothing(cluster: LocalCluster) -> None:
     """The generation is checked in the {state} slot's transaction that raises
     the halt or (first step of a flush on a cluster) the rebuilding flag."""
     keys = Keys(f"gen{uuid.uuid4().hex[:6]}:", 4)
-    client = RedisCluster.from_url(cluster.url)
-
-    async def run() -> None:
-        r = async_client(cluster.url, True)
-        try:
-            await stale_generation_writes_nothing(r, client, keys)
-        finally:
-            await r.aclose()
-
-    try:
-        asyncio.run(run())
-    finally:
-        client.close()
+    with_cluster_clients(cluster, lambda r, client: stale_generation_writes_nothing(r, client, keys))
