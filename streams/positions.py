@@ -343,9 +343,14 @@ class PositionKeeper:
         """The state was flushed (`chiso rebuild`, another worker's rebuild)
         since the comparison that saw the reset: what it saw is gone, and
         acting on it would halt or flush the state that replaced it. These
-        partitions are compared again before their next batch."""
+        partitions are compared again before their next batch, and what this
+        worker remembers applying to them (offsets of the log it saw) is
+        forgotten."""
         log.info("a reset log was seen (%s) but the state was rebuilt meanwhile; comparing again", reason)
         self._verified -= set(reset)
+        for p in reset:
+            self._last_wm.pop(watermark_field(self.topic, p), None)
+            self._applied.pop(watermark_field(self.topic, p), None)
         self.halted = await self.identity().halted()
         return {}
 
