@@ -217,14 +217,18 @@ class StateIdentity:
         return await self._if_generation(generation, lambda pipe: pipe.set(self.keys.state("halted"), value))
 
     async def _if_generation(self, generation: str, write: Callable[[aioredis.client.Pipeline], object]) -> bool:
-        """Queue ``write`` in a transaction that runs only if the state is still
-        ``generation``; False when it is not (or changed meanwhile). The
+        """``write`` only if the state is still ``generation``."""
+        return await self._if_unchanged(self.keys.state("generation"), generation.encode(), write)
+
+    async def _if_unchanged(self, key: str, value: bytes,
+                            write: Callable[[aioredis.client.Pipeline], object]) -> bool:
+        """Queue ``write`` in a transaction that runs only if ``key`` still
+        holds ``value``; False when it does not (or changed meanwhile). The
         identity keys share the {state} slot, so this holds on a Redis Cluster."""
-        key = self.keys.state("generation")
         async with self.redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(key)
-                if await pipe.get(key) != generation.encode():
+                if await pipe.get(key) != value:
                     return False
                 pipe.multi()
                 write(pipe)
@@ -245,12 +249,8 @@ class StateIdentity:
         applied = await self.applied(list(targets)) if targets else {}
         if all((applied[f][0] if applied[f][0] is not None else -1) >= t for f, t in targets.items()):
             # delete only the flag that was read (a newer rebuild keeps its own)
-            async with self.redis.pipeline(transaction=True) as pipe:
-                await pipe.watch(self.keys.state("rebuilding"))
-                if await pipe.get(self.keys.state("rebuilding")) == raw:
-                    pipe.multi()
-                    pipe.delete(self.keys.state("rebuilding"))
-                    await pipe.execute()
+            key = self.keys.state("rebuilding")
+            await self._if_unchanged(key, raw, lambda pipe: pipe.delete(key))
 
     async def own(self, worker: str, partitions: Iterable[int], ttl_s: float) -> None:
         parts = list(partitions)

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import faust
@@ -322,9 +322,8 @@ class PositionKeeper:
             log.warning("the event log was reset (%s); CHISO_ON_LOG_RESET=continue: keeping the applied state, "
                         "reading these partitions as a new log", reason)
             await identity.forget_partitions([watermark_field(self.topic, p) for p in reset])
+            self._forget(reset)
             for p in reset:
-                self._last_wm.pop(watermark_field(self.topic, p), None)
-                self._applied.pop(watermark_field(self.topic, p), None)
                 await self._seek(p, offsets[p][0])
             return {p: "continued as a new log" for p in reset}
         targets = {watermark_field(self.topic, p): end - 1 for p, (_, end) in offsets.items() if end > 0}
@@ -348,11 +347,16 @@ class PositionKeeper:
         forgotten."""
         log.info("a reset log was seen (%s) but the state was rebuilt meanwhile; comparing again", reason)
         self._verified -= set(reset)
-        for p in reset:
-            self._last_wm.pop(watermark_field(self.topic, p), None)
-            self._applied.pop(watermark_field(self.topic, p), None)
+        self._forget(reset)
         self.halted = await self.identity().halted()
         return {}
+
+    def _forget(self, partitions: Iterable[int]) -> None:
+        """Drop what this worker remembers of these partitions' watermarks and
+        applied offsets: they were of a log that is no longer the one read."""
+        for p in partitions:
+            self._last_wm.pop(watermark_field(self.topic, p), None)
+            self._applied.pop(watermark_field(self.topic, p), None)
 
     # -- the broker side -----------------------------------------------------
 
