@@ -30,7 +30,7 @@ from store.timer import DeadlineTimer
 from store.writer import BatchApplier
 from streams.alerts import AlertPublisher
 from streams.config import WorkerConfig
-from streams.positions import PositionKeeper
+from streams.positions import Halted, PositionKeeper
 from streams.topics import topic_partition_count
 from streams.transport import SCHEME as BATCH_SCHEME
 
@@ -179,14 +179,26 @@ def _close_on_shutdown(app: faust.App, parts: dict) -> None:
             await parts["redis"].aclose()
 
 
+HALT_POLL_S = 2.0
+
+
 async def retry_until_done(step, what: str) -> None:
     delay = 0.2
+    halted: str | None = None
     while True:
         try:
             await step()
             return
         except (asyncio.CancelledError, LayoutMismatch):  # a mismatch stops the worker: no retry mends it
             raise
+        except Halted as exc:
+            # Not a failure to retry with backoff: the operator must run
+            # `chiso rebuild` (/readyz says so). Say it once, then look at the
+            # flag every few seconds so the worker resumes soon after.
+            if str(exc) != halted:
+                halted = str(exc)
+                log.error("not applying %s: the state is halted (%s); waiting for `chiso rebuild`", what, halted)
+            await asyncio.sleep(HALT_POLL_S)
         except Exception:  # noqa: BLE001 - anything else must stall, not skip, the batch
             log.exception("applying %s failed; retrying in %.1fs", what, delay)
             await asyncio.sleep(delay)

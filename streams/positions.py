@@ -159,6 +159,8 @@ class PositionKeeper:
         sought partitions, their messages here are dropped: the seek reads them
         again from where it put the partition."""
         async with self._lock:
+            if self.halted:
+                await self._recheck_halt()
             unverified = {m.partition for m in messages if m.topic == self.topic} - self._verified
             sought: set[int] = set()
             if unverified:
@@ -177,6 +179,20 @@ class PositionKeeper:
                 except LogGap as gap:
                     dropped = await self._on_gap(gap)
                     batch = [m for m in batch if (m.topic, m.partition) not in dropped]
+
+    async def _recheck_halt(self) -> None:
+        """Read the halted flag again before refusing a batch: only a flush
+        (`chiso rebuild`) clears it, and the worker then resumes at its next
+        try, not at its next periodic check. A cleared flag means the state
+        was replaced, so every partition is compared with the log again
+        (as after an assignment) before a batch is applied."""
+        self.halted = await self.identity().halted()
+        if self.halted:
+            raise Halted(self.halted)
+        log.warning("the halt was cleared (the state was rebuilt); comparing with the log again and applying")
+        self._verified.clear()
+        self._last_wm.clear()
+        self._applied.clear()
 
     async def _on_gap(self, gap: LogGap) -> set[tuple[str, int]]:
         starts = await self._starts([p for _, p in gap.gaps])

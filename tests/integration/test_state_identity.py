@@ -175,6 +175,17 @@ def test_a_recreated_topic_under_halt_stops_until_chiso_rebuild(make_stack) -> N
     assert_matches_reference(stack, new)
     assert_event_counters(stack, new, new_messages)
 
+    # The halted worker resumes by itself after the rebuild: what comes next counts.
+    later, later_messages = messy_feed(seed=46, dossiers=60)
+    send(stack, later_messages)
+    stack.wait_ready(timeout_s=180)
+    assert_matches_reference(stack, new + later)
+    assert_event_counters(stack, new + later, new_messages + later_messages)
+    # While halted it said so once, and did not log a failure per retry.
+    worker_log = (stack.workdir / "worker.log").read_text(errors="replace")
+    assert worker_log.count("waiting for `chiso rebuild`") == 1, worker_log[-3000:]
+    assert "Halted" not in worker_log, worker_log[-3000:]
+
 
 def test_a_recreated_topic_under_continue_keeps_the_old_numbers(make_stack) -> None:
     """The rule `chiso up` uses with its embedded broker: the old log's effects
