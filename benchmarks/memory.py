@@ -103,7 +103,7 @@ def by_type(client: redis.Redis, k: Keys) -> dict[str, list[int]]:
         elif name.startswith("o:"):
             kind = "open sets"
         elif name.startswith("p:"):
-            kind = "petition snapshot"
+            kind = "petition tombstone" if client.get(key) == TOMBSTONE else "petition snapshot"
         elif name.startswith("pt:"):
             kind = "petition records"
         else:
@@ -160,6 +160,11 @@ def main() -> None:
         open_structs = (sum(sizes["open sets"]) + sum(sizes.get("open", [])) + sum(sizes.get("timer", []))) / max(1, n_open)
         unit_days = sizes["counters unit-day"]
         months = sum(sizes["counters unit-month"])
+        petition_snap = sizes.get("petition snapshot", [])
+        n_answered = client.zcard(k.closed_petitions)
+        answered_entry = (client.memory_usage(k.closed_petitions, samples=0) or 0) / max(1, n_answered)
+        records = sizes.get("petition records", [])
+        n_records = sum(client.hlen(key) for key in client.scan_iter(f"{k.prefix}pt:*", count=2000))
 
         # With retention: move the clock past every end + the retention and sweep.
         later = until + timedelta(days=args.retention_days + 400)
@@ -167,18 +172,27 @@ def main() -> None:
         swept, sweep_s = asyncio.run(sweep(url, later, args.retention_days))
         after_sweep = used(client)
         sizes_after = by_type(client, k)
-        table(f"after the sweep ({swept:,} closed dossiers tombstoned in {sweep_s:.1f} s)", sizes_after)
+        table(f"after the sweep ({swept:,} closed dossiers and answered petitions tombstoned in {sweep_s:.1f} s)",
+              sizes_after)
         tomb = sum(sizes_after["tombstone"]) / max(1, len(sizes_after["tombstone"]))
+        petition_tombs = sizes_after.get("petition tombstone", [])
+        swept_petitions = len(petition_tombs)
+        petition_tomb = sum(petition_tombs) / max(1, swept_petitions)
+        # the bytes the petitions' sweep freed (MEMORY USAGE), left out of the dossiers' figure
+        freed_petitions = (sum(petition_snap) - sum(sizes_after.get("petition snapshot", []))
+                           + swept_petitions * (answered_entry - petition_tomb))
+        swept -= swept_petitions
         # What remains once the tombstones have expired (simulated: deleted).
-        for key in client.scan_iter(f"{k.prefix}d:*", count=2000):
-            if client.get(key) == TOMBSTONE:
-                client.unlink(key)
+        for pattern in ("d:*", "p:*"):
+            for key in client.scan_iter(f"{k.prefix}{pattern}", count=2000):
+                if client.get(key) == TOMBSTONE:
+                    client.unlink(key)
         floor = used(client)
 
         print("\nper item (MEMORY USAGE; INFO used_memory delta in brackets)")
         print(f"  closed dossier, without retention   {closed_snap + closed_entry:7,.0f} B  "
               f"(snapshot {closed_snap:,.0f} + closed-set entry {closed_entry:,.0f}); forever")
-        per_swept = (before_sweep - after_sweep) / max(1, swept)
+        per_swept = (before_sweep - after_sweep - freed_petitions) / max(1, swept)
         print(f"  closed dossier, with retention      {closed_snap + closed_entry:7,.0f} B  for {args.retention_days} days"
               f" after its end, then a tombstone {tomb:,.0f} B [{closed_snap + closed_entry - per_swept:,.0f}]"
               f" for another {args.retention_days} days, then 0")
@@ -189,6 +203,12 @@ def main() -> None:
               f"(snapshot {open_snap:,.0f} + open record, sets, timer {open_structs:,.0f})")
         print(f"  unit-day of counters                {sum(unit_days) / len(unit_days):7,.0f} B  "
               f"({len(unit_days):,} unit-days with activity); months {months:,} B in all")
+        print(f"  answered petition, with retention   "
+              f"{sum(petition_snap) / max(1, len(petition_snap)) + answered_entry:7,.0f} B  (snapshot "
+              f"{sum(petition_snap) / max(1, len(petition_snap)):,.0f} + answered-set entry {answered_entry:,.0f}) "
+              f"until swept ({swept_petitions:,} swept), then a tombstone {petition_tomb:,.0f} B")
+        print(f"  petition record (its unit's hash)   {sum(records) / max(1, n_records):7,.0f} B  "
+              f"({n_records:,} petitions); forever: the petition indicators read them")
         asof_n = client.zcard(k.asof)
         asof_b = client.memory_usage(k.asof, samples=0) or 0
         print(f"  as-of instants (last 3 days + future) {asof_b / max(1, asof_n):5,.0f} B  each, {asof_n:,} of them: "

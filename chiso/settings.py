@@ -275,8 +275,9 @@ class Settings(BaseSettings):
     dvcqg_agencies: str | None = Field(None, description="CSV agency,unit_id: portal unit codes and names -> unit ids")
     dvcqg_source: str = "dvcqg"            # the `source` of the events derived from syncs
     dvcqg_mark_synced: bool = True         # a sync to chiso is a copy of the sync to the portal: `synced`
-    # Bounded memory (docs/performance.md "Memory budget"): a closed dossier's snapshot is
-    # replaced by a tombstone this many days after its end; 0 keeps every snapshot.
+    # Bounded memory (docs/performance.md "Memory budget"): a closed dossier's snapshot
+    # (an answered petition's) is replaced by a tombstone this many days after its end
+    # (its first answer); 0 keeps every snapshot.
     retention_days: int = Field(180, ge=0)
     retention_tombstone_days: int | None = Field(None, ge=0)  # unset: retention_days; 0: forever
     calendar: CalendarSettings = CalendarSettings()

@@ -40,7 +40,8 @@ from store.scripts import script
 # and applies the log again. Kept: the change feed (bumped instead), alert
 # publication and notifier state, and what imports wrote directly (dvcqg).
 DERIVED = ("dossier", "petition", "petitions", "asof", "procedures_seen", "counters", "units", "years",
-           "globals", "watermarks", "fingerprints", "applied_at", "open", "open_set", "timer", "closed")
+           "globals", "watermarks", "fingerprints", "applied_at", "open", "open_set", "timer", "closed",
+           "closed_petitions")
 
 
 def fingerprint(value: bytes | None) -> str:

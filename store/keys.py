@@ -9,9 +9,12 @@ prepends them to every script), so renaming a key is a one-line change.
                              after the retention, a tombstone "0|" with a TTL (store/retention.py)
     {p}closed                sorted set dossier -> unix time of its end, for the closed
                              dossiers whose snapshot is still kept (store/retention.py)
-    {p}p:{petition}          the same for a petition: its events and the record it placed
+    {p}p:{petition}          the same for a petition: its events and the record it placed;
+                             after the retention, a tombstone as for a dossier
+    {p}closedp               sorted set petition -> unix time of its first answer, for the
+                             answered petitions whose snapshot is still kept
     {p}pt:{unit}             hash petition -> its record (processors/petitions.py), read
-                             whole by the petition indicators
+                             whole by the petition indicators; kept after the retention
     {p}asof                  sorted set of as-of instants (processors/measures.py): member
                              JSON [name, unit, reception date, key], score = microseconds;
                              read for today's part of running windows, pruned by the timer
@@ -91,6 +94,7 @@ PATTERNS: dict[str, str] = {
     "dossier": "d:{dossier}",
     "closed": "closed",
     "petition": "p:{petition}",
+    "closed_petitions": "closedp",
     "petitions": "pt:{unit}",
     "asof": "asof",
     "procedures_seen": "procedures_seen",
@@ -201,6 +205,10 @@ class Keys:
 
     def petition(self, petition_id: str) -> str:
         return self._key("petition", petition_id)
+
+    @property
+    def closed_petitions(self) -> str:
+        return self._key("closed_petitions")
 
     def petitions(self, unit: str) -> str:
         return self._key("petitions", unit)

@@ -155,10 +155,11 @@ def build_plan(
     event_types: dict[str, int] = defaultdict(int)
     for (kind, record_id), pairs in per_record.items():
         blob = blobs.get((kind, record_id))
-        if kind == DOSSIER and is_tombstone(blob):  # dropped by the retention: never applied to an empty state
+        if is_tombstone(blob):  # dropped by the retention: never applied to an empty state
             result.invalid += len(pairs)
             globals_delta["inv:expired"] += len(pairs)
-            dead_letters.extend(dead_letter(m, "expired", expired_detail(record_id), processed_at) for m, _ in pairs)
+            detail = expired_detail(record_id, "petition" if kind == PETITION else "dossier")
+            dead_letters.extend(dead_letter(m, "expired", detail, processed_at) for m, _ in pairs)
             continue
         events = [ev for _, ev in pairs]
         # A record that cannot be applied (any exception of the domain) costs
@@ -295,6 +296,8 @@ def _plan_petition(petition_id: str, blob: bytes | None, events: list[Event], ru
     if not update.changed:
         return (), update.duplicates
     args.records.append((PETITION, petition_id, split_dossier(blob)[0], encode_petition(update.state)))
+    answered = update.facts.answered_at if update.facts is not None else None
+    args.closed_petitions.append((petition_id, answered.timestamp() if answered is not None else None))
     if update.removed is not None:
         args.petitions_removed.append((update.removed[0], petition_id))
     if update.state.placed is not None:

@@ -1,5 +1,5 @@
-"""Bounded memory: the retention rule for closed dossiers (docs/performance.md,
-"Memory budget").
+"""Bounded memory: the retention rule for closed dossiers and answered
+petitions (docs/performance.md, "Memory budget").
 
 A dossier's snapshot (``{p}d:{dossier}``: its events and last contribution) is
 needed only while events may still change it. Once a dossier has ended (its
@@ -18,6 +18,12 @@ event for a tombstoned dossier is dead-lettered with reason ``expired``
 (store/plan.py), never applied to an empty state, which would count its
 reception twice. After the tombstone has expired too, such an event is treated
 as the first of a new dossier (an orphan unless it is a ``received``).
+
+Petitions follow the same rule with their first answer (``petition_resolved``)
+as their end, in ``{p}closedp``: the snapshot ``{p}p:{petition}`` becomes a
+tombstone; the record the petition placed in its unit's hash (``{p}pt:{unit}``)
+stays, because the petition indicators are computed from those records at
+read time. A later event (a rating, a reopening) is dead-lettered ``expired``.
 """
 
 from __future__ import annotations
@@ -39,13 +45,18 @@ DEFAULT_RETENTION_DAYS = 180
 DEFAULT_GRACE_S = 86_400
 
 
+# what the sweep walks: (retention_sweep.lua's kind, what its closed set holds)
+KINDS = (("d", "closed dossiers"), ("p", "answered petitions"))
+
+
 def is_tombstone(blob: bytes | None) -> bool:
-    """Whether a stored dossier is the tombstone of an expired one."""
+    """Whether a stored dossier (or petition) is the tombstone of an expired one."""
     return blob == TOMBSTONE
 
 
-def expired_detail(dossier_id: str) -> str:
-    return (f"dossier {dossier_id!r} ended more than the retention (CHISO_RETENTION_DAYS) ago; "
+def expired_detail(record_id: str, kind: str = "dossier") -> str:
+    ended = "was answered" if kind == "petition" else "ended"
+    return (f"{kind} {record_id!r} {ended} more than the retention (CHISO_RETENTION_DAYS) ago; "
             "its state was dropped, so a later event can no longer be applied")
 
 
@@ -77,22 +88,31 @@ class RetentionSweeper:
         return (self.now() - self.retention).timestamp()
 
     async def sweep(self, max_batches: int | None = None) -> int:
-        """Sweep every due dossier (or at most ``max_batches`` batches); returns how many."""
+        """Sweep every due dossier and petition (or at most ``max_batches``
+        batches of each); returns how many."""
         if not self.enabled:
             return 0
+        total = 0
+        for kind, what in KINDS:
+            swept = await self._sweep_kind(kind, max_batches)
+            if swept:
+                log.info("retention: %d %s older than %s replaced by tombstones", swept, what, self.retention)
+            total += swept
+        return total
+
+    async def _sweep_kind(self, kind: str, max_batches: int | None) -> int:
         cutoff = f"{self.cutoff():.6f}"
         swept = skipped = 0
         batches = 0
         while max_batches is None or batches < max_batches:
             batches += 1
             n, scanned = await self._script(
-                keys=[self.keys.route], args=[self.keys.prefix, cutoff, self.tombstone_ms, self.grace_s, skipped, self.batch])
+                keys=[self.keys.route],
+                args=[self.keys.prefix, cutoff, self.tombstone_ms, self.grace_s, skipped, self.batch, kind])
             swept += int(n)
             skipped += int(scanned) - int(n)  # still in the set: the next batch starts after them
             if int(scanned) < self.batch:
                 break
-        if swept:
-            log.info("retention: %d closed dossiers older than %s replaced by tombstones", swept, self.retention)
         return swept
 
     async def run_once(self) -> int:

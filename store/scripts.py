@@ -80,6 +80,8 @@ class ApplyArgs:
     petitions_placed: list[tuple[str, str, bytes]] = field(default_factory=list)  # (unit, petition, record)
     procedures: set[str] = field(default_factory=set)                       # procedure ids seen
     closed: list[tuple[str, float | None]] = field(default_factory=list)     # dossier, end (unix s) or None: open
+    # petition, its first answer (unix s) or None: unanswered
+    closed_petitions: list[tuple[str, float | None]] = field(default_factory=list)
     # field, fingerprint of the record at the new watermark (store/identity.py)
     fingerprints: list[tuple[str, str]] = field(default_factory=list)
 
@@ -95,6 +97,7 @@ class ApplyArgs:
         self.procedures |= part.procedures
         self.units |= part.units
         self.closed += part.closed
+        self.closed_petitions += part.closed_petitions
 
     def argv(self, prefix: str) -> list:
         """Two script arguments: the prefix, and every other argument as ONE
@@ -144,9 +147,10 @@ class ApplyArgs:
             args += [unit, petition_id, record]
         args.append(len(self.procedures))
         args += sorted(self.procedures)
-        args.append(len(self.closed))
-        for dossier_id, end in self.closed:
-            args += [dossier_id, f"{end:.6f}" if end is not None else ""]
+        for ended in (self.closed, self.closed_petitions):
+            args.append(len(ended))
+            for record_id, end in ended:
+                args += [record_id, f"{end:.6f}" if end is not None else ""]
         args.append(len(self.fingerprints))
         for name, fp in self.fingerprints:
             args += [name, fp]

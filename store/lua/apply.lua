@@ -9,6 +9,7 @@
 --   n_petitions_removed, (unit, petition)*, n_petitions_placed, (unit, petition, record)*,
 --   n_procedures, procedure*,
 --   n_closed, (dossier, end or '' when not closed)*,
+--   n_closed_petitions, (petition, first answer or '' when unanswered)*,
 --   n_fingerprints, (field, fingerprint)*   (store/identity.py: the record at each new watermark)
 -- Returns 1, or -1 / -2 when a watermark / a record moved since it was read,
 -- or -3 when the state is counted with other rules (store/layout.py check_rules).
@@ -136,12 +137,15 @@ local n_pp = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_pp do redis.call('HSET', key_petitions(ARGV[p]), ARGV[p + 1], ARGV[p + 2]); p = p + 3 end
 local n_proc = tonumber(ARGV[p]); p = p + 1
 for i = 1, n_proc do redis.call('SADD', key_procedures_seen(), ARGV[p]); p = p + 1 end
--- closed dossiers by end instant, for the retention sweep (store/retention.py)
-local n_cl = tonumber(ARGV[p]); p = p + 1
-for i = 1, n_cl do
-  if ARGV[p + 1] == '' then redis.call('ZREM', key_closed(), ARGV[p])
-  else redis.call('ZADD', key_closed(), ARGV[p + 1], ARGV[p]) end
-  p = p + 2
+-- closed dossiers by end instant, then answered petitions by their first
+-- answer, for the retention sweep (store/retention.py)
+for _, closed in ipairs({key_closed(), key_closed_petitions()}) do
+  local n_cl = tonumber(ARGV[p]); p = p + 1
+  for i = 1, n_cl do
+    if ARGV[p + 1] == '' then redis.call('ZREM', closed, ARGV[p])
+    else redis.call('ZADD', closed, ARGV[p + 1], ARGV[p]) end
+    p = p + 2
+  end
 end
 local n_fp = tonumber(ARGV[p] or '0'); p = p + 1
 for i = 1, n_fp do redis.call('HSET', key_fingerprints(), ARGV[p], ARGV[p + 1]); p = p + 2 end

@@ -187,6 +187,60 @@ def test_a_late_event_for_an_expired_dossier_is_dead_lettered(redis_url: str) ->
     assert h.counters()["g"][b"inv:expired"] == b"2"
 
 
+def petition_ev(petition: str, n: int, kind: str, at: datetime, **extra) -> dict:
+    return {"event_id": f"{petition}-{n}", "petition_id": petition, "type": kind, "occurred_at": at.isoformat(),
+            "source": "test", **extra}
+
+
+def test_an_answered_petition_is_swept_and_keeps_its_record(redis_url: str) -> None:
+    """Petitions follow the dossiers' rule, their first answer being their end:
+    the snapshot becomes a tombstone, the record the petition indicators read
+    stays, and a later event for it is dead-lettered ``expired``."""
+    h = Harness(redis_url, retention_days=180)
+    t0 = BASE
+    old = [petition_ev("P-OLD", 1, "petition_received", t0, unit_id="dng-sxd"),
+           petition_ev("P-OLD", 2, "petition_resolved", t0 + 2 * DAY)]
+    recent = [petition_ev("P-NEW", 1, "petition_received", t0, unit_id="dng-sxd", due_at=(t0 + 200 * DAY).isoformat()),
+              petition_ev("P-NEW", 2, "petition_resolved", t0 + 100 * DAY),
+              petition_ev("P-NEW", 3, "petition_resolved", t0 + 120 * DAY)]  # a second answer: the first one counts
+    unanswered = [petition_ev("P-OPEN", 1, "petition_received", t0, unit_id="dng-sxd"),
+                  petition_ev("P-OPEN", 2, "petition_rated", t0 + DAY, rating="satisfied")]
+    h.clock.at = t0 + 3 * DAY
+    h.apply(old + recent + unanswered)
+    petitions_closed = {m.decode(): s for m, s in
+                        h.sync.zrange(h.keys.closed_petitions, 0, -1, withscores=True)}
+    assert petitions_closed == {"P-OLD": (t0 + 2 * DAY).timestamp(), "P-NEW": (t0 + 100 * DAY).timestamp()}
+    assert h.closed() == {}, "petitions are not in the dossiers' closed set"
+    records = h.sync.hgetall(h.keys.petitions("dng-sxd"))
+    assert set(records) == {b"P-OLD", b"P-NEW", b"P-OPEN"}
+    before = h.counters()
+
+    h.clock.at = t0 + 2 * DAY + 180 * DAY - timedelta(seconds=1)
+    assert h.sweep() == 0
+    h.clock.at = t0 + 2 * DAY + 180 * DAY
+    assert h.sweep() == 1
+    assert h.sync.get(h.keys.petition("P-OLD")) == TOMBSTONE
+    assert 179.9 < h.sync.pttl(h.keys.petition("P-OLD")) / 86_400_000 <= 180
+    assert h.sync.get(h.keys.petition("P-NEW")) not in (None, TOMBSTONE)
+    assert h.sync.get(h.keys.petition("P-OPEN")) not in (None, TOMBSTONE)
+    assert h.sync.zrange(h.keys.closed_petitions, 0, -1) == [b"P-NEW"]
+    assert h.sync.hgetall(h.keys.petitions("dng-sxd")) == records, "the indicators' records stay"
+    assert h.counters() == before and h.sweep() == 0
+
+    # a late rating and reopening of P-OLD: dead-lettered, its record unchanged;
+    # a late rating of P-NEW (not expired) is applied and changes its record
+    h.apply([petition_ev("P-OLD", 3, "petition_rated", t0 + 5 * DAY, rating="dissatisfied"),
+             petition_ev("P-OLD", 4, "petition_reopened", t0 + 6 * DAY),
+             petition_ev("P-NEW", 4, "petition_rated", t0 + 101 * DAY, rating="dissatisfied")])
+    assert [(d["reason"], orjson.loads(d["raw"])["event_id"]) for d in h.dead_letters] == [
+        ("expired", "P-OLD-3"), ("expired", "P-OLD-4")]
+    assert "petition 'P-OLD' was answered" in h.dead_letters[0]["detail"]
+    assert h.counters()["g"][b"inv:expired"] == b"2"
+    after = h.sync.hgetall(h.keys.petitions("dng-sxd"))
+    assert after[b"P-OLD"] == records[b"P-OLD"] and after[b"P-OPEN"] == records[b"P-OPEN"]
+    assert after[b"P-NEW"] != records[b"P-NEW"]
+
+
 def _closed_reference(events: list[dict]) -> dict[str, float]:
     by: dict[str, list[Event]] = {}
     for e in events:
