@@ -183,16 +183,23 @@ class PositionKeeper:
     async def _recheck_halt(self) -> None:
         """Read the halted flag again before refusing a batch: only a flush
         (`chiso rebuild`) clears it, and the worker then resumes at its next
-        try, not at its next periodic check. A cleared flag means the state
-        was replaced, so every partition is compared with the log again
-        (as after an assignment) before a batch is applied."""
-        self.halted = await self.identity().halted()
+        try, not at its next periodic check."""
+        await self._read_halted()
         if self.halted:
             raise Halted(self.halted)
-        log.warning("the halt was cleared (the state was rebuilt); comparing with the log again and applying")
-        self._verified.clear()
-        self._last_wm.clear()
-        self._applied.clear()
+
+    async def _read_halted(self) -> None:
+        """The halted flag, as Redis has it now. A flag seen cleared means the
+        state was replaced by a flush: every partition is compared with the
+        log again (as after an assignment) before a batch is applied, and what
+        this worker remembers of the old state is forgotten."""
+        was = self.halted
+        self.halted = await self.identity().halted()
+        if was and not self.halted:
+            log.warning("the halt was cleared (the state was rebuilt); comparing with the log again and applying")
+            self._verified.clear()
+            self._last_wm.clear()
+            self._applied.clear()
 
     async def _on_gap(self, gap: LogGap) -> set[tuple[str, int]]:
         starts = await self._starts([p for _, p in gap.gaps])
@@ -239,7 +246,7 @@ class PositionKeeper:
         nothing verified and acts on nothing: batches may be applied meanwhile,
         which the order of ``_compare``'s reads makes harmless."""
         identity = self.identity()
-        self.halted = await identity.halted()
+        await self._read_halted()
         parts = self.assigned()
         if not parts:
             return False
@@ -258,7 +265,7 @@ class PositionKeeper:
     async def _check_locked(self, also: set[int] | None = None) -> dict[int, str]:
         identity = self.identity()
         generation = await identity.generation()
-        self.halted = await identity.halted()
+        await self._read_halted()
         parts = sorted(set(self.assigned()) | (also or set()))
         if not parts:
             return {}
@@ -364,7 +371,7 @@ class PositionKeeper:
         log.info("a reset log was seen (%s) but the state was rebuilt meanwhile; comparing again", reason)
         self._verified -= set(reset)
         self._forget(reset)
-        self.halted = await self.identity().halted()
+        await self._read_halted()
         return {}
 
     def _forget(self, partitions: Iterable[int]) -> None:
