@@ -12,7 +12,8 @@ so nothing here seeks a partition). These hold whatever the timing:
 - a record at a partition's watermark other than the one Redis applied (its
   fingerprint differs) is a reset of exactly that partition.
 - under the rule ``halt``, a reset seen before `chiso rebuild` flushed the
-  state does not halt the rebuilt one.
+  state does not halt the rebuilt one; once a rebuild has cleared a halt, every
+  partition is compared again before its next batch.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from processors.calendar import WorkingCalendar
 from store.layout import prepare
 from store.plan import PlanRules, RawMessage
 from store.writer import BatchApplier
-from streams.positions import PositionKeeper
+from streams.positions import Halted, PositionKeeper
 from tests.gen import history
 from tests.integration.test_pipeline import NOW as NOW_TEXT
 
@@ -191,6 +192,36 @@ def test_a_reset_seen_before_a_rebuild_is_not_acted_on(make_stack, rule: str) ->
             partition = int(field.decode().rpartition(":")[2])
             assert partition not in k.keeper._verified  # compared again before its next batch
             assert field.decode() not in k.keeper._applied  # offsets of the log it saw: forgotten
+        finally:
+            await k.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("seen_by", ["precheck", "batch"])
+def test_a_halt_cleared_by_a_rebuild_makes_every_partition_compared_again(make_stack, seen_by: str) -> None:
+    """Only a flush (`chiso rebuild`) clears the halted flag. Whichever read of
+    the flag sees it cleared first (the periodic comparison, or a batch that
+    would have been refused), the worker takes the state as replaced: no
+    partition counts as verified, and the offsets it remembers applying are
+    forgotten, so every partition is compared with the log before its next batch."""
+    async def scenario() -> None:
+        k = Keeper(make_stack(), on_log_reset="halt")
+        try:
+            await k.feed(history(seed=76, dossiers=40))
+            field = sorted(await k.redis.hgetall(k.keys.state("fingerprints")))[0]
+            await k.redis.hset(k.keys.state("fingerprints"), field, "another record")  # a reset log
+            assert set((await k.keeper.check()).values()) == {"halted"}
+            assert k.keeper._verified and k.keeper._applied
+            with pytest.raises(Halted):  # a batch is refused while halted
+                await k.keeper.apply(k.applier, [])
+            await k.keeper.identity().flush("test: chiso rebuild", k.config.counting.fingerprint())
+            if seen_by == "precheck":
+                await k.keeper.precheck()
+            else:
+                await k.keeper.apply(k.applier, [])  # not refused any more
+            assert k.keeper.halted is None
+            assert k.keeper._verified == set() and k.keeper._applied == {}
         finally:
             await k.close()
 
