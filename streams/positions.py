@@ -198,8 +198,7 @@ class PositionKeeper:
         if was and not self.halted:
             log.warning("the halt was cleared (the state was rebuilt); comparing with the log again and applying")
             self._verified.clear()
-            self._last_wm.clear()
-            self._applied.clear()
+            self._forget_all()
 
     async def _on_gap(self, gap: LogGap) -> set[tuple[str, int]]:
         starts = await self._starts([p for _, p in gap.gaps])
@@ -355,8 +354,7 @@ class PositionKeeper:
             return await self._stale(reset, reason)
         log.warning("the event log was reset (%s); CHISO_ON_LOG_RESET=rebuild: applying the available log again",
                     reason)
-        self._last_wm.clear()
-        self._applied.clear()
+        self._forget_all()
         for p in parts:
             await self._seek(p, offsets[p][0])
         return {p: "rebuilt" for p in parts}
@@ -380,6 +378,11 @@ class PositionKeeper:
         for p in partitions:
             self._last_wm.pop(watermark_field(self.topic, p), None)
             self._applied.pop(watermark_field(self.topic, p), None)
+
+    def _forget_all(self) -> None:
+        """``_forget`` for every partition: the whole state was flushed."""
+        self._last_wm.clear()
+        self._applied.clear()
 
     # -- the broker side -----------------------------------------------------
 
